@@ -1,0 +1,43 @@
+// Command ips is an inline intrusion-prevention system for Linux gateways:
+// it classifies every flow with its own DPI engine, matches it against a
+// JSON policy, and lets the kernel carry every decided flow.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `ips: inline intrusion prevention with deep packet inspection
+
+Usage:
+  ips replay [flags] PCAP...   classify captures offline, one JSON object per flow
+  ips protocols [--format F]   list the protocol, category and risk registry
+  ips help                     this text
+
+Run "ips COMMAND --help" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "replay":
+		return cmdReplay(rest, stdout, stderr)
+	case "protocols":
+		return cmdProtocols(rest, stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "ips: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,240 @@
+package dpi
+
+import "net/netip"
+
+// Status is a dissector's answer for one packet.
+type Status uint8
+
+const (
+	// Continue: undecided; call again with the flow's next payload.
+	Continue Status = iota
+	// Exclude: not this protocol; never call again for this flow.
+	Exclude
+	// Done: the flow is classified and nothing more is wanted.
+	Done
+	// More: the flow is classified, but this dissector wants more packets
+	// (to refine the application or collect metadata and risks). Only it
+	// runs from now on; the flow is Partial until it says Done or the
+	// budget runs out.
+	More
+)
+
+// L4 masks for dissectors.
+const (
+	onTCP uint8 = 1 << iota
+	onUDP
+)
+
+// dissector describes one protocol detector. Dissectors are stateless
+// values; per-flow state lives in the flow's scratch.
+type dissector struct {
+	name string
+	l4   uint8
+	// Port hints: a dissector whose port matches either end is tried
+	// before the others. They never decide anything on their own.
+	tcpPorts, udpPorts []uint16
+	// fn inspects one payload. It must not retain c or the payload.
+	fn func(c *Ctx) Status
+}
+
+func (d *dissector) hinted(l4 uint8, a, b uint16) bool {
+	ports := d.tcpPorts
+	if l4 == IPProtoUDP {
+		ports = d.udpPorts
+	}
+	for _, p := range ports {
+		if p == a || p == b {
+			return true
+		}
+	}
+	return false
+}
+
+// Ctx is what a dissector sees of one packet. The engine reuses one Ctx.
+type Ctx struct {
+	e    *Engine
+	Flow *Flow
+	Pkt  *Packet
+	Dir  Dir
+	// Payload is the packet's new in-order transport payload.
+	Payload []byte
+	s       *scratch
+}
+
+// Stream is the in-order byte stream of this direction buffered so far
+// (including Payload) when the direction is buffering, else Payload.
+func (c *Ctx) Stream() []byte {
+	if c.Flow.key.proto == IPProtoTCP {
+		if d := &c.s.tcp[c.Dir]; d.buffering {
+			return d.buf
+		}
+	}
+	return c.Payload
+}
+
+// Buffer asks the engine to keep this direction's stream from the current
+// segment on, for messages split over segments. It reports false when
+// reassembly is impossible (UDP, a missed segment, the pool exhausted).
+func (c *Ctx) Buffer() bool {
+	if c.Flow.key.proto != IPProtoTCP {
+		return false
+	}
+	return c.e.startStream(&c.s.tcp[c.Dir], c.Payload)
+}
+
+// Buffering reports whether this direction is being buffered.
+func (c *Ctx) Buffering() bool {
+	return c.Flow.key.proto == IPProtoTCP && c.s.tcp[c.Dir].buffering
+}
+
+// StreamFull reports whether the buffer for this direction hit its bound.
+func (c *Ctx) StreamFull() bool {
+	return c.Flow.key.proto == IPProtoTCP && c.s.tcp[c.Dir].overflow
+}
+
+// Unbuffer stops buffering this direction and returns the buffer.
+func (c *Ctx) Unbuffer() {
+	if c.Flow.key.proto == IPProtoTCP {
+		c.e.releaseStream(&c.s.tcp[c.Dir])
+	}
+}
+
+// Set classifies the flow: master protocol and, when known, application.
+// A later call refines an earlier one.
+func (c *Ctx) Set(master, app ProtoID) {
+	r := &c.Flow.Result
+	r.Master = master
+	if app != 0 {
+		r.App = app
+	}
+	if r.Confidence == ConfUnknown || r.Confidence == ConfPort {
+		r.Confidence = ConfDPI
+	}
+}
+
+// Pending declares what later packets may still change while the flow is
+// Partial (the policy uses it to decide early). Without a declaration the
+// engine assumes everything may change.
+func (c *Ctx) Pending(f Field) { c.Flow.Result.Pending = f }
+
+// SetApp sets only the application.
+func (c *Ctx) SetApp(app ProtoID) {
+	c.Flow.Result.App = app
+}
+
+// SetHostname records the requested server name (lower-cased, interned)
+// and looks it up in the catalog: a known service becomes the flow's
+// application unless a dissector already named one.
+func (c *Ctx) SetHostname(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	h := c.e.intern.lower(b)
+	c.setHostname(h)
+	return h
+}
+
+func (c *Ctx) setHostname(h string) {
+	r := &c.Flow.Result
+	r.Hostname = h
+	if en, ok := c.e.catalog.Load().Host(h); ok {
+		if en.App != 0 && (r.App == 0 || r.App == r.Master) && en.App != r.Master {
+			r.App = en.App
+		}
+		if en.Category != 0 {
+			c.s.catCategory = en.Category
+		}
+	}
+}
+
+// Intern returns b as a shared string (no allocation when seen before).
+func (c *Ctx) Intern(b []byte) string { return c.e.intern.bytes(b) }
+
+// AddRisk flags a risk on the flow.
+func (c *Ctx) AddRisk(r RiskID) { c.Flow.Result.Risks = c.Flow.Result.Risks.With(r) }
+
+// Meta returns the flow's metadata record, creating it on first use.
+func (c *Ctx) Meta() *Meta { return c.e.meta(c.Flow) }
+
+// ServerPort and ClientPort are the flow's ports.
+func (c *Ctx) ServerPort() uint16 { return c.Flow.serverPort() }
+func (c *Ctx) ClientPort() uint16 { return c.Flow.clientPort() }
+
+// L4 is the flow's IP protocol.
+func (c *Ctx) L4() uint8 { return c.Flow.key.proto }
+
+// Payloads is the number of packets with payload seen in direction d so far
+// (including the current one).
+func (c *Ctx) Payloads(d Dir) int { return int(c.s.payloads[d]) }
+
+// LearnDNS records a DNS answer for the shared IP → hostname cache.
+func (c *Ctx) LearnDNS(a netip.Addr, name string) { c.e.dns.Put(a, name) }
+
+// Catalog is the catalog in use.
+func (c *Ctx) Catalog() *Catalog { return c.e.catalog.Load() }
+
+// dissect runs the plausible dissectors over one payload.
+func (e *Engine) dissect(f *Flow, p *Packet, dir Dir, payload []byte) {
+	s := f.s
+	c := &e.ctx
+	c.Flow, c.Pkt, c.Dir, c.Payload, c.s = f, p, dir, payload, s
+	defer func() { c.Flow, c.Pkt, c.Payload, c.s = nil, nil, nil, nil }()
+
+	if s.owner != 0 {
+		e.apply(f, int(s.owner-1), dissectors[s.owner-1].fn(c))
+		return
+	}
+	var l4 uint8
+	switch f.key.proto {
+	case IPProtoTCP:
+		l4 = onTCP
+	case IPProtoUDP:
+		l4 = onUDP
+	default:
+		return
+	}
+	a, b := f.key.loPort, f.key.hiPort
+	// Port-hinted dissectors first, then the rest.
+	for pass := 0; pass < 2; pass++ {
+		for i := range dissectors {
+			d := &dissectors[i]
+			if d.l4&l4 == 0 || s.excluded[i/64]&(1<<(i%64)) != 0 {
+				continue
+			}
+			if d.hinted(f.key.proto, a, b) != (pass == 0) {
+				continue
+			}
+			if e.apply(f, i, d.fn(c)) {
+				return
+			}
+		}
+	}
+}
+
+// apply records a dissector's status; it reports whether dispatch stops.
+func (e *Engine) apply(f *Flow, i int, st Status) bool {
+	s := f.s
+	r := &f.Result
+	switch st {
+	case Exclude:
+		s.excluded[i/64] |= 1 << (i % 64)
+		if s.owner == uint16(i+1) {
+			// The owner gave up on refinement; keep what it found.
+			e.finish(f, Classified)
+			return true
+		}
+		return false
+	case Done:
+		e.finish(f, Classified)
+		return true
+	case More:
+		s.owner = uint16(i + 1)
+		r.State = Partial
+		if r.Pending == 0 {
+			r.Pending = FieldApp | FieldHostname | FieldRisks | FieldMeta
+		}
+		e.setCategory(f)
+		return true
+	}
+	return false
+}

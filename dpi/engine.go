@@ -1,0 +1,433 @@
+// Package dpi is ips's deep packet inspection engine: zero-copy decoding,
+// a bounded flow table, bounded TCP reassembly and per-protocol dissectors
+// that classify flows with nDPI's protocol, category and risk names.
+//
+// An Engine belongs to one goroutine (one per queue worker, or the replay
+// loop). Only the Catalog and the DNSCache are shared.
+package dpi
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes an engine. Zero values take the defaults.
+type Config struct {
+	// MaxFlows bounds the flow table; the oldest idle flow is evicted to
+	// make room. Default 262144.
+	MaxFlows int
+	// IdleTimeout ends a flow not seen for this long (capture time).
+	// Default 30 s.
+	IdleTimeout time.Duration
+	// ActiveTimeout reports a long flow and restarts its counters (its
+	// classification is kept). Default 300 s.
+	ActiveTimeout time.Duration
+	// TCPBudget and UDPBudget are the packets inspected before giving up.
+	// Defaults 10 and 16.
+	TCPBudget, UDPBudget int
+	// StreamBytes bounds TCP reassembly per direction. Default 16 KiB.
+	StreamBytes int
+	// MaxStreams bounds the reassembly buffers alive at once. Default 4096.
+	MaxStreams int
+	// Catalog maps hosts and addresses to applications. Default: the
+	// embedded catalog.
+	Catalog *Catalog
+	// DNSCache is shared by engines that should learn names from each
+	// other's DNS answers. Default: a private cache.
+	DNSCache *DNSCache
+	// OnEnd is called when a flow ends, before it is recycled: copy what
+	// is needed, do not keep the *Flow.
+	OnEnd func(f *Flow, why EndReason)
+}
+
+// EndReason says why a flow ended.
+type EndReason uint8
+
+const (
+	EndIdle    EndReason = iota // idle timeout
+	EndActive                   // active timeout: reported, then continued
+	EndEvicted                  // the table was full
+	EndClosed                   // a new connection reused the key after FIN/RST
+	EndFlush                    // the capture ended or the engine was flushed
+)
+
+var endNames = [...]string{"idle", "active", "evicted", "closed", "flush"}
+
+func (r EndReason) String() string {
+	if int(r) < len(endNames) {
+		return endNames[r]
+	}
+	return "unknown"
+}
+
+// Stats are an engine's counters.
+type Stats struct {
+	Packets, Bytes     uint64
+	Flows              uint64 // flows created
+	Active             int    // flows in the table now
+	Expired, Evicted   uint64
+	LaterFragments     uint64 // non-first fragments (no ports: not attributed)
+	Malformed          uint64
+	StreamsExhausted   uint64
+	ScratchesAllocated int
+	StreamsAllocated   int
+}
+
+// Engine classifies packets into flows.
+type Engine struct {
+	cfg     Config
+	t       *table
+	catalog atomic.Pointer[Catalog]
+	dns     *DNSCache
+	intern  *interner
+
+	scratchFree []*scratch
+	scratches   int
+	metaFree    []*Meta
+	streamFree  [][]byte
+	streamsOut  int
+
+	stats Stats
+	ctx   Ctx
+}
+
+// NewEngine makes an engine.
+func NewEngine(cfg Config) *Engine {
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = 1 << 18
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.ActiveTimeout <= 0 {
+		cfg.ActiveTimeout = 300 * time.Second
+	}
+	if cfg.TCPBudget <= 0 {
+		cfg.TCPBudget = 10
+	}
+	if cfg.UDPBudget <= 0 {
+		cfg.UDPBudget = 16
+	}
+	if cfg.StreamBytes <= 0 {
+		cfg.StreamBytes = 16 << 10
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 4096
+	}
+	if cfg.DNSCache == nil {
+		cfg.DNSCache = NewDNSCache(1 << 16)
+	}
+	e := &Engine{
+		cfg:    cfg,
+		t:      newTable(cfg.MaxFlows),
+		dns:    cfg.DNSCache,
+		intern: newInterner(1 << 16),
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = DefaultCatalog()
+	}
+	e.catalog.Store(cfg.Catalog)
+	e.ctx.e = e
+	return e
+}
+
+// SetCatalog swaps the catalog; it may be called from any goroutine and
+// applies to flows classified from then on.
+func (e *Engine) SetCatalog(c *Catalog) {
+	if c != nil {
+		e.catalog.Store(c)
+	}
+}
+
+// Catalog is the catalog in use.
+func (e *Engine) Catalog() *Catalog { return e.catalog.Load() }
+
+// Stats returns the counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.Active = e.t.count
+	s.ScratchesAllocated = e.scratches
+	s.StreamsAllocated = e.streamsOut + len(e.streamFree)
+	return s
+}
+
+// Process accounts p to its flow and inspects it while the flow is not
+// final. now is the packet time in Unix nanoseconds. It returns nil for
+// packets that belong to no flow (non-first fragments).
+func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
+	e.stats.Packets++
+	e.stats.Bytes += uint64(p.IPLen)
+	if p.Flags&FlagLaterFragment != 0 {
+		e.stats.LaterFragments++
+		return nil, ToServer
+	}
+	if p.Flags&FlagMalformed != 0 {
+		e.stats.Malformed++
+	}
+	e.expire(now, 2)
+
+	k, srcLo := makeKey(p)
+	h := k.hash()
+	f := e.t.lookup(&k, h)
+	if f != nil && p.Proto == IPProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn &&
+		f.flags&(flowRst|flowFinClient|flowFinServer) != 0 {
+		e.end(f, EndClosed) // a new connection on the same ports
+		f = nil
+	}
+	if f == nil {
+		if e.t.full() {
+			if old := e.t.oldest(); old != nil {
+				e.stats.Evicted++
+				e.end(old, EndEvicted)
+			}
+		}
+		f = e.t.insert(&k, h)
+		e.start(f, p, srcLo, now)
+	} else {
+		e.t.touch(f)
+		if now-f.FirstSeen > int64(e.cfg.ActiveTimeout) {
+			if e.cfg.OnEnd != nil {
+				e.cfg.OnEnd(f, EndActive)
+			}
+			f.Packets, f.Bytes, f.FirstSeen = [2]uint32{}, [2]uint64{}, now
+		}
+	}
+	dir := ToServer
+	if srcLo != f.clientLo {
+		dir = ToClient
+	}
+	f.Packets[dir]++
+	f.Bytes[dir] += uint64(p.IPLen)
+	if p.HasMAC && !f.HasMAC[dir] {
+		f.MAC[dir], f.HasMAC[dir] = p.SrcMAC, true
+	}
+	f.LastSeen = now
+	if p.Proto == IPProtoTCP {
+		switch {
+		case p.TCPFlags&TCPRst != 0:
+			f.flags |= flowRst
+		case p.TCPFlags&TCPFin != 0:
+			f.flags |= flowFinClient << dir
+		}
+	}
+	if !f.Result.State.Final() {
+		e.inspect(f, p, dir)
+	}
+	return f, dir
+}
+
+func (e *Engine) start(f *Flow, p *Packet, srcLo bool, now int64) {
+	e.stats.Flows++
+	f.FirstSeen, f.LastSeen = now, now
+	// The initiator is the client: the sender of a SYN, the receiver of a
+	// SYN-ACK, else the sender of the first packet, unless that packet
+	// plainly comes from a service port to an ephemeral one.
+	client := srcLo
+	switch {
+	case p.Proto == IPProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn:
+		f.flags |= flowSynSeen
+	case p.Proto == IPProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn|TCPAck:
+		client = !srcLo
+	case p.SrcPort != 0 && p.SrcPort < 1024 && p.DstPort >= 1024 && p.Proto == IPProtoTCP:
+		client = !srcLo
+		f.flags |= flowContinued
+	}
+	f.clientLo = client
+	f.s = e.newScratch()
+	if app := ipProtoApp(p.Proto); app != 0 && p.Proto != IPProtoSCTP {
+		f.Result.Master = app
+		f.Result.Confidence = ConfDPI
+		f.Result.DPIPackets = 1
+		e.finish(f, Classified)
+	}
+}
+
+func (e *Engine) newScratch() *scratch {
+	if n := len(e.scratchFree); n > 0 {
+		s := e.scratchFree[n-1]
+		e.scratchFree = e.scratchFree[:n-1]
+		return s
+	}
+	e.scratches++
+	return new(scratch)
+}
+
+func (e *Engine) freeScratch(f *Flow) {
+	s := f.s
+	if s == nil {
+		return
+	}
+	f.s = nil
+	e.releaseStream(&s.tcp[0])
+	e.releaseStream(&s.tcp[1])
+	e.quicRelease(s)
+	s.reset()
+	e.scratchFree = append(e.scratchFree, s)
+}
+
+// expire ends up to n flows idle for longer than the idle timeout.
+func (e *Engine) expire(now int64, n int) {
+	for range n {
+		f := e.t.oldest()
+		if f == nil || now-f.LastSeen < int64(e.cfg.IdleTimeout) {
+			return
+		}
+		e.stats.Expired++
+		e.end(f, EndIdle)
+	}
+}
+
+// Expire ends every flow idle at time now; the daemon calls it on a timer
+// when traffic is light.
+func (e *Engine) Expire(now int64) {
+	e.expire(now, e.t.count)
+}
+
+// Flush ends every flow (at the end of a capture).
+func (e *Engine) Flush() {
+	for {
+		f := e.t.oldest()
+		if f == nil {
+			return
+		}
+		e.end(f, EndFlush)
+	}
+}
+
+// Each calls fn for every live flow, least recently seen first. fn must
+// not call back into the engine.
+func (e *Engine) Each(fn func(*Flow)) { e.t.each(fn) }
+
+func (e *Engine) end(f *Flow, why EndReason) {
+	if !f.Result.State.Final() {
+		e.giveUp(f)
+	}
+	if e.cfg.OnEnd != nil {
+		e.cfg.OnEnd(f, why)
+	}
+	e.freeScratch(f)
+	if m := f.Result.Meta; m != nil {
+		*m = Meta{}
+		e.metaFree = append(e.metaFree, m)
+		f.Result.Meta = nil
+	}
+	e.t.remove(f)
+}
+
+// budget is the number of packets inspected before giving up.
+func (e *Engine) budget(f *Flow) int {
+	if f.key.proto == IPProtoTCP {
+		return e.cfg.TCPBudget
+	}
+	return e.cfg.UDPBudget
+}
+
+func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
+	r := &f.Result
+	r.DPIPackets++
+	s := f.s
+	if p.Flags&FlagMalformed != 0 {
+		r.Risks = r.Risks.With(RiskMalformedPacket)
+	}
+	payload := p.Payload
+	if p.Proto == IPProtoTCP {
+		payload = e.track(s, p, dir)
+	}
+	if len(payload) > 0 {
+		if s.payloads[dir] < 0xffff {
+			s.payloads[dir]++
+		}
+		e.dissect(f, p, dir, payload)
+	}
+	if r.State.Final() {
+		return
+	}
+	if int(r.DPIPackets) >= e.budget(f) {
+		e.giveUp(f)
+	}
+}
+
+// giveUp ends inspection: a partial classification becomes final; with
+// none, the flow is guessed from its ports and addresses.
+func (e *Engine) giveUp(f *Flow) {
+	r := &f.Result
+	if r.State == Partial || r.Master != 0 || r.App != 0 {
+		e.finish(f, Classified)
+		return
+	}
+	cat := e.catalog.Load()
+	sp, cp := f.serverPort(), f.clientPort()
+	l4 := f.key.proto
+	if en, ok := cat.Port(l4, sp); ok {
+		r.Master, r.Confidence = en.App, ConfPort
+	} else if en, ok := cat.Port(l4, cp); ok {
+		r.Master, r.Confidence = en.App, ConfPort
+	} else if id := PortProto(l4, sp); id != 0 {
+		r.Master, r.Confidence = id, ConfPort
+	} else if id := PortProto(l4, cp); id != 0 {
+		r.Master, r.Confidence = id, ConfPort
+	} else if en, ok := cat.Addr(f.Server().Addr()); ok && en.App != 0 {
+		r.App, r.Confidence = en.App, ConfIP
+		if f.s != nil && en.Category != 0 {
+			f.s.catCategory = en.Category
+		}
+	} else if en, ok := cat.Addr(f.Client().Addr()); ok && en.App != 0 {
+		r.App, r.Confidence = en.App, ConfIP
+	}
+	r.Guessed = r.Master != 0 || r.App != 0
+	e.finish(f, GivenUp)
+}
+
+// finish makes the flow final: category, DNS-learned hostname, and the
+// inspection state handed back.
+func (e *Engine) finish(f *Flow, st State) {
+	r := &f.Result
+	r.State = st
+	r.Pending = 0
+	if r.Hostname == "" && (f.key.proto == IPProtoTCP || f.key.proto == IPProtoUDP) {
+		if n, ok := e.dns.Get(f.Server().Addr()); ok {
+			r.Hostname = n
+		}
+	}
+	e.setCategory(f)
+	e.freeScratch(f)
+}
+
+func (e *Engine) setCategory(f *Flow) {
+	r := &f.Result
+	if f.s != nil && f.s.catCategory != 0 {
+		r.Category = f.s.catCategory
+		return
+	}
+	if r.Category != 0 && r.State.Final() {
+		return
+	}
+	cat := e.catalog.Load()
+	switch r.Master {
+	case ProtoDNS, ProtoPOP3, ProtoPOPS, ProtoSMTP, ProtoSMTPS, ProtoIMAP, ProtoIMAPS:
+		r.Category = cat.ProtoCategory(r.Master)
+		return
+	}
+	if r.App != 0 {
+		if c := cat.ProtoCategory(r.App); c != 0 {
+			r.Category = c
+			return
+		}
+	}
+	r.Category = cat.ProtoCategory(r.Master)
+}
+
+func (e *Engine) meta(f *Flow) *Meta {
+	if f.Result.Meta != nil {
+		return f.Result.Meta
+	}
+	var m *Meta
+	if n := len(e.metaFree); n > 0 {
+		m = e.metaFree[n-1]
+		e.metaFree = e.metaFree[:n-1]
+	} else {
+		m = new(Meta)
+	}
+	f.Result.Meta = m
+	return m
+}

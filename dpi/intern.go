@@ -1,0 +1,44 @@
+package dpi
+
+// interner hands out one shared string per distinct byte sequence, so that
+// hostnames, fingerprints and user agents that repeat across flows cost no
+// allocation after the first time. It is per engine (no locks) and bounded:
+// when full it starts over, which only costs re-learning.
+type interner struct {
+	m   map[string]string
+	max int
+}
+
+func newInterner(max int) *interner {
+	return &interner{m: make(map[string]string, 1024), max: max}
+}
+
+func (in *interner) bytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := in.m[string(b)]; ok { // no allocation: the compiler looks up without converting
+		return s
+	}
+	if len(in.m) >= in.max {
+		clear(in.m)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}
+
+// lower interns b in lower case (hostnames compare case-insensitively).
+func (in *interner) lower(b []byte) string {
+	var buf [256]byte
+	if len(b) > len(buf) {
+		b = b[:len(buf)]
+	}
+	n := copy(buf[:], b)
+	for i := range n {
+		if c := buf[i]; 'A' <= c && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	return in.bytes(buf[:n])
+}
