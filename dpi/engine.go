@@ -89,6 +89,11 @@ type Engine struct {
 
 	stats Stats
 	ctx   Ctx
+
+	// Engine-wide state of the dissector families.
+	p2p      p2pShared
+	realtime realtimeShared
+	lan      lanShared
 }
 
 // NewEngine makes an engine.

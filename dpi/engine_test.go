@@ -87,7 +87,7 @@ func TestIdleTimeoutAndEviction(t *testing.T) {
 	if e.Stats().Evicted != 4 || e.Stats().Active != 16 {
 		t.Fatalf("stats %+v", e.Stats())
 	}
-	send(5000, 10e9) // 10 s later: everything else is idle
+	send(5000, 10e9)                    // 10 s later: everything else is idle
 	if n := e.Stats().Active; n != 15 { // two expired per packet, one new
 		t.Errorf("%d flows left after idle expiry", n)
 	}

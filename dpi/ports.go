@@ -5,8 +5,20 @@ import "strings"
 // defaultPorts are nDPI's per-protocol default ports, used only to guess a
 // protocol when DPI gives up (nDPI's "Match by port") and to flag a known
 // protocol on a non-standard port. Format: name, then "t:PORTS" and/or
-// "u:PORTS" with comma-separated ports or ranges.
-var defaultPorts = []string{
+// "u:PORTS" with comma-separated ports or ranges. Each family of
+// dissectors may add its own list (p2pPorts, realtimePorts, lanPorts in
+// their files); the first protocol listed for a port wins.
+var defaultPorts = concatPorts(corePorts, p2pPorts, realtimePorts, lanPorts)
+
+func concatPorts(lists ...[]string) []string {
+	var all []string
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	return all
+}
+
+var corePorts = []string{
 	"FTP_CONTROL t:21", "FTP_DATA t:20", "POP3 t:110", "POPS t:995", "SMTP t:25,587", "SMTPS t:465",
 	"IMAP t:143", "IMAPS t:993", "DNS t:53 u:53", "IPP t:631", "HTTP t:80", "MDNS u:5353,5354",
 	"NTP u:123", "NetBIOS t:139 u:137,138,139", "NFS t:2049 u:2049", "SSDP u:1900", "BGP t:179",
