@@ -121,3 +121,32 @@ func (r *Reader) ngLink(i int) dpi.LinkType {
 	}
 	return r.ngLinks[i]
 }
+
+// Replay feeds every packet of the capture at path to the engine and
+// returns the number of packets read. Packets that do not decode (not IP,
+// cut short) are skipped and counted by the caller's engine stats only if
+// they reached it. On a read error the packets read so far stay in the
+// engine, so their flows are still reported; the caller flushes.
+func Replay(path string, eng *dpi.Engine) (int, error) {
+	r, err := Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	var p dpi.Packet
+	n := 0
+	for {
+		data, link, ts, err := r.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+		if p.Decode(link, data) != nil {
+			continue
+		}
+		eng.Process(&p, ts)
+	}
+}

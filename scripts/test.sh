@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command (README): static checks, every test (the kernel tests
+# run for real when root, in network namespaces they create and remove),
+# and a short run of every fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== import direction (DESIGN.md §2)"
+./scripts/check-deps.sh
+
+echo "== go test"
+go test -count=1 -timeout 20m ./...
+
+echo "== fuzz (${FUZZTIME:-3s} per target)"
+./scripts/fuzz.sh "${FUZZTIME:-3s}"
+echo "== all tests passed"
