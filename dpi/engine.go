@@ -90,6 +90,11 @@ type Engine struct {
 	stats Stats
 	ctx   Ctx
 
+	// recent remembers the results of flows that ended idle, so a
+	// connection that resumes mid-stream after a pause longer than the idle
+	// timeout keeps its classification instead of starting blind.
+	recent *[recentSlots]recentResult
+
 	// Engine-wide state of the dissector families.
 	p2p      p2pShared
 	realtime realtimeShared
@@ -133,7 +138,52 @@ func NewEngine(cfg Config) *Engine {
 	}
 	e.catalog.Store(cfg.Catalog)
 	e.ctx.e = e
+	e.recent = new([recentSlots]recentResult)
 	return e
+}
+
+// recentSlots is the size of the direct-mapped cache of results kept for
+// resuming flows (a newer flow hashing to the same slot replaces an older).
+const recentSlots = 1024
+
+type recentResult struct {
+	key      FlowKey
+	used     bool
+	clientLo bool
+	ended    int64
+	r        Result // Meta is not kept: it is recycled with its flow
+}
+
+// remember keeps the result of a flow that ended idle or was evicted.
+func (e *Engine) remember(f *Flow) {
+	r := f.Result
+	if r.Master == 0 && r.App == 0 {
+		return
+	}
+	r.Meta = nil
+	e.recent[f.key.hash()%recentSlots] = recentResult{key: f.key, used: true, clientLo: f.clientLo, ended: f.LastSeen, r: r}
+}
+
+// resume restores the result of a flow that ended idle when the same
+// connection shows up again mid-stream (TCP without SYN, or UDP) within
+// the active timeout.
+func (e *Engine) resume(f *Flow, p *Packet, now int64) bool {
+	if p.Proto == IPProtoTCP && p.TCPFlags&TCPSyn != 0 {
+		return false
+	}
+	rr := &e.recent[f.key.hash()%recentSlots]
+	if !rr.used || rr.key != f.key {
+		return false
+	}
+	rr.used = false
+	if now-rr.ended > int64(e.cfg.ActiveTimeout) {
+		return false
+	}
+	f.Result = rr.r
+	f.clientLo = rr.clientLo // the original initiator stays the client
+	f.flags |= flowContinued
+	e.freeScratch(f)
+	return true
 }
 
 // SetCatalog swaps the catalog; it may be called from any goroutine and
@@ -239,6 +289,9 @@ func (e *Engine) start(f *Flow, p *Packet, srcLo bool, now int64) {
 	}
 	f.clientLo = client
 	f.s = e.newScratch()
+	if e.resume(f, p, now) {
+		return
+	}
 	if app := ipProtoApp(p.Proto); app != 0 && p.Proto != IPProtoSCTP {
 		f.Result.Master = app
 		f.Result.Confidence = ConfDPI
@@ -309,6 +362,9 @@ func (e *Engine) end(f *Flow, why EndReason) {
 	}
 	if e.cfg.OnEnd != nil {
 		e.cfg.OnEnd(f, why)
+	}
+	if why == EndIdle || why == EndEvicted {
+		e.remember(f)
 	}
 	e.freeScratch(f)
 	if m := f.Result.Meta; m != nil {

@@ -129,3 +129,25 @@ func TestTableManyInsertRemove(t *testing.T) {
 		t.Fatalf("count %d", tb.count)
 	}
 }
+
+func TestResumedFlowKeepsItsClassification(t *testing.T) {
+	s := newSim(t, IPProtoTCP, "10.0.0.1:40000", "192.0.2.9:443")
+	s.handshake()
+	for i := 0; i < 10; i++ {
+		s.send(ToServer, []byte{0xde, 0xad, byte(i)})
+	}
+	s.now += int64(time.Minute) // longer than the idle timeout
+	f := s.send(ToClient, []byte("late data"))
+	if len(s.ended) != 1 || s.ended[0].Master != ProtoTLS {
+		t.Fatalf("ended %+v: want the first flow reported once, as TLS", s.ended)
+	}
+	if f.Result.Master != ProtoTLS || !f.Result.State.Final() || f.Client() != s.cli {
+		t.Errorf("resumed flow %+v client %v: want TLS, final, same client", f.Result, f.Client())
+	}
+	// A new connection (SYN) on the same ports after a pause starts fresh.
+	s.now += int64(time.Minute)
+	f = s.tcp(ToServer, TCPSyn, nil)
+	if f.Result.State.Final() {
+		t.Errorf("a new SYN resumed an old result: %+v", f.Result)
+	}
+}
