@@ -451,7 +451,29 @@ func (e *Engine) finish(f *Flow, st State) {
 		}
 	}
 	e.setCategory(f)
+	e.portRisk(f)
 	e.freeScratch(f)
+}
+
+// portRisk flags a protocol found by inspection on a port that is not
+// one of its own (nDPI's "Known Proto on Non Std Port"): a common sign of
+// evasion or of a service hidden from port-based filters.
+func (e *Engine) portRisk(f *Flow) {
+	r := &f.Result
+	if r.Confidence != ConfDPI || f.key.proto != IPProtoTCP && f.key.proto != IPProtoUDP {
+		return
+	}
+	for _, id := range [2]ProtoID{r.Master, r.App} {
+		if id == 0 {
+			continue
+		}
+		if has, on := onDefaultPort(id, f.key.proto, f.key.loPort, f.key.hiPort); has {
+			if !on {
+				r.Risks = r.Risks.With(RiskKnownProtoNonStdPort)
+			}
+			return
+		}
+	}
 }
 
 func (e *Engine) setCategory(f *Flow) {

@@ -91,6 +91,50 @@ var guessPorts = func() map[portKey]ProtoID {
 	return m
 }()
 
+// protoPorts lists each protocol's default ports (the inverse of
+// guessPorts, with every protocol that claims a port).
+var protoPorts = func() map[ProtoID][]portKey {
+	m := make(map[ProtoID][]portKey)
+	for _, line := range defaultPorts {
+		fields := strings.Fields(line)
+		id, ok := ProtoByName(fields[0])
+		if !ok {
+			continue
+		}
+		for _, f := range fields[1:] {
+			l4 := uint8(IPProtoTCP)
+			if f[0] == 'u' {
+				l4 = IPProtoUDP
+			}
+			for _, pr := range strings.Split(f[2:], ",") {
+				lo, hi, _ := parsePortRange(pr)
+				for p := lo; ; p++ {
+					m[id] = append(m[id], portKey{l4, p})
+					if p == hi {
+						break
+					}
+				}
+			}
+		}
+	}
+	return m
+}()
+
+// onDefaultPort reports whether the protocol has default ports for l4 and,
+// if so, whether either port is one of them.
+func onDefaultPort(id ProtoID, l4 uint8, a, b uint16) (hasDefaults, on bool) {
+	for _, k := range protoPorts[id] {
+		if k.l4 != l4 {
+			continue
+		}
+		hasDefaults = true
+		if k.port == a || k.port == b {
+			return true, true
+		}
+	}
+	return hasDefaults, false
+}
+
 // PortProto is the protocol whose default port p is, for TCP or UDP.
 func PortProto(l4 uint8, p uint16) ProtoID {
 	return guessPorts[portKey{l4, p}]
