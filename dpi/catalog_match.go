@@ -190,9 +190,12 @@ func (t *hostTable) lookupDash(label, parent string) *hostRule {
 	return nil
 }
 
-// trimHost drops a trailing root dot and a leading "*." (certificate
-// names are often wildcards).
+// trimHost drops a port (an HTTP Host header may carry one), a trailing
+// root dot and a leading "*." (certificate names are often wildcards).
 func trimHost(h string) string {
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
+		h = h[:i]
+	}
 	if n := len(h); n > 0 && h[n-1] == '.' {
 		h = h[:n-1]
 	}

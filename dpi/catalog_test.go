@@ -63,6 +63,8 @@ host:"bad.apple.com"@/Malware
 		// case and the root dot
 		{"WWW.YouTube.COM", ProtoYouTube, 0},
 		{"www.youtube.com.", ProtoYouTube, 0},
+		{"www.youtube.com:8080", ProtoYouTube, 0},
+		{"notyoutube.com:443", 0, 0},
 		// certificate wildcards
 		{"*.ytimg.com", ProtoYouTube, 0},
 		// exact rules match only the name; below it the suffix rule applies
