@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,7 @@ type CatalogEntry struct {
 // protos.txt syntax. A Catalog is immutable and safe for concurrent use;
 // swap in a new one to change it.
 type Catalog struct {
-	hosts *netmatch.SuffixSet[CatalogEntry]
+	hosts *hostTable
 	addrs *netmatch.PrefixTable[CatalogEntry]
 	ports map[uint32]CatalogEntry // l4<<16 | port
 	// custom protocols defined by operator files, ids from customBase up
@@ -49,7 +50,7 @@ var catalogFS embed.FS
 
 // CatalogBuilder collects rules; Build makes the immutable Catalog.
 type CatalogBuilder struct {
-	hosts  *netmatch.SuffixSet[CatalogEntry]
+	hosts  *hostTable
 	addrs  []netmatch.PrefixEntry[CatalogEntry]
 	ports  map[uint32]CatalogEntry
 	custom []customProto
@@ -57,7 +58,7 @@ type CatalogBuilder struct {
 
 // NewCatalogBuilder starts from the embedded defaults unless empty is set.
 func NewCatalogBuilder(empty bool) *CatalogBuilder {
-	b := &CatalogBuilder{hosts: netmatch.NewSuffixSet[CatalogEntry](), ports: map[uint32]CatalogEntry{}}
+	b := &CatalogBuilder{hosts: newHostTable(), ports: map[uint32]CatalogEntry{}}
 	if !empty {
 		ents, _ := catalogFS.ReadDir("catalog")
 		for _, ent := range ents {
@@ -88,9 +89,30 @@ func (b *CatalogBuilder) Build() *Catalog {
 	return c
 }
 
-// AddHost adds a hostname rule; exact limits it to the name itself.
+// AddHost adds a hostname rule; exact limits it to the name itself. The
+// name may use the rule forms of AddRules ("google.*", "*-buy.example.com").
+// A rule without an application (category only) adds its category to the
+// application other rules name. Invalid names are ignored; AddRules reports
+// them.
 func (b *CatalogBuilder) AddHost(name string, exact bool, e CatalogEntry) {
-	b.hosts.Add(name, exact, e)
+	kind, key, ok := hostPattern(name)
+	if !ok {
+		return
+	}
+	if exact {
+		kind = hostExact
+	}
+	b.hosts.add(kind, key, e)
+}
+
+// AddFile reads an operator file of rules (see AddRules).
+func (b *CatalogBuilder) AddFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer f.Close()
+	return b.AddRules(path, f)
 }
 
 // AddPrefix adds an address rule.
@@ -122,12 +144,21 @@ func (b *CatalogBuilder) Proto(name string, category CategoryID) ProtoID {
 //
 //	host:"youtube.com"@YouTube            suffix match (the name and below)
 //	host:"=exact.example.com"@App         the name only
+//	host:"google.*"@Google                the labels, then any labels
+//	                                      (google.com, google.co.uk)
+//	host:"*-buy.itunes.apple.com"@App     a first label ending "-buy"
 //	ip:192.0.2.0/24@Tor                   address or prefix (ipv6: also)
 //	tcp:8080,udp:5000-5010@App            ports and port ranges
 //	host:"captive.apple.com"@Apple/ConnCheck   with a category override
-//	host:"bad.example"@/Malware           a category only
+//	host:"bad.example"@/Malware           a category only, kept on top of
+//	                                      the application other rules name
 //
-// Several comma-separated rules may share one @App. Errors name the line.
+// Matching is by whole labels: "notyoutube.com" is not "youtube.com". The
+// rule covering most of a name wins; the later of two identical rules
+// wins, so operator files read after the embedded ones override them. An
+// application name nDPI does not know defines a custom protocol (ids from
+// 1000). Several comma-separated rules may share one @App. Errors name the
+// file and line.
 func (b *CatalogBuilder) AddRules(file string, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -181,17 +212,14 @@ func (b *CatalogBuilder) addRule(s string) error {
 		switch strings.ToLower(kind) {
 		case "host":
 			v := strings.Trim(strings.TrimSpace(val), `"`)
-			exact := strings.HasPrefix(v, "=")
-			v = strings.TrimPrefix(v, "=")
-			if v == "" || strings.ContainsAny(v, " \t/") {
+			if _, _, ok := hostPattern(v); !ok {
 				return fmt.Errorf("bad host %q", val)
 			}
-			b.AddHost(v, exact, e)
+			b.AddHost(v, false, e)
 		case "ip", "ipv6":
-			v := strings.Trim(strings.TrimSpace(val), `"[]`)
-			// nDPI allows ip:ADDR:PORT; the port is ignored here.
-			if kind == "ip" && strings.Count(v, ":") == 1 {
-				v, _, _ = strings.Cut(v, ":")
+			v, err := addrRuleValue(val)
+			if err != nil {
+				return err
 			}
 			p, err := parsePrefix(v)
 			if err != nil {
@@ -239,6 +267,32 @@ func splitRules(s string) []string {
 	return append(out, s[start:])
 }
 
+// addrRuleValue takes the address or prefix out of an ip/ipv6 rule value:
+// nDPI writes ADDR, ADDR/LEN, ADDR:PORT, and for IPv6 [ADDR], [ADDR]/LEN
+// or [ADDR]:PORT. Ports are not matched and are dropped.
+func addrRuleValue(val string) (string, error) {
+	v := strings.Trim(strings.TrimSpace(val), `"`)
+	if strings.HasPrefix(v, "[") {
+		end := strings.IndexByte(v, ']')
+		if end < 0 {
+			return "", fmt.Errorf("bad address %q", val)
+		}
+		addr, rest := v[1:end], v[end+1:]
+		if strings.HasPrefix(rest, "/") {
+			bits, _, _ := strings.Cut(rest, ":")
+			return addr + bits, nil
+		}
+		if rest != "" && !strings.HasPrefix(rest, ":") {
+			return "", fmt.Errorf("bad address %q", val)
+		}
+		return addr, nil
+	}
+	if strings.Count(v, ":") == 1 {
+		v, _, _ = strings.Cut(v, ":")
+	}
+	return v, nil
+}
+
 func parsePrefix(v string) (netip.Prefix, error) {
 	if strings.Contains(v, "/") {
 		p, err := netip.ParsePrefix(v)
@@ -270,13 +324,36 @@ func parsePortRange(v string) (uint16, uint16, error) {
 	return uint16(lo), uint16(hi), nil
 }
 
-// Host finds the entry for a lower-case hostname.
+// Host finds the entry for a hostname: the application of the most
+// specific host rule, with the category of a category-only rule that is at
+// least as specific. A trailing dot and a leading "*." (certificate
+// wildcards) are ignored. The engine passes lower-case names, which cost
+// no allocation; other names are lowered first.
 func (c *Catalog) Host(host string) (CatalogEntry, bool) {
-	if c == nil {
+	if c == nil || c.hosts == nil {
 		return CatalogEntry{}, false
 	}
-	e, _, ok := c.hosts.Lookup(host)
-	return e, ok
+	if hasUpper(host) {
+		host = strings.ToLower(host)
+	}
+	return c.hosts.lookup(host)
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// Len is the number of host and address rules.
+func (c *Catalog) Len() (hosts, prefixes int) {
+	if c == nil || c.hosts == nil {
+		return 0, 0
+	}
+	return c.hosts.len(), c.addrs.Len()
 }
 
 // Addr finds the entry for an address.
@@ -348,4 +425,70 @@ func (c *Catalog) CustomProtocols() []string {
 		out = append(out, p.name)
 	}
 	return out
+}
+
+// applyHostRule gives the flow the application the catalog has for a name
+// it carries, unless a dissector already named a more specific one. It
+// reports whether it set the application.
+func (c *Ctx) applyHostRule(name string) bool {
+	en, ok := c.e.catalog.Load().Host(name)
+	if !ok {
+		return false
+	}
+	r := &c.Flow.Result
+	set := false
+	if en.App != 0 && (r.App == 0 || r.App == r.Master) && en.App != r.Master {
+		r.App, set = en.App, true
+	}
+	// A category override belongs to the application it came with.
+	if en.Category != 0 && (set || en.App == 0 || en.App == r.App) {
+		c.s.catCategory = en.Category
+	}
+	return set
+}
+
+// AppFromHost applies the catalog to a name the flow shows besides the
+// requested one, such as a certificate's subject or alternative names
+// ("*.world.waze.com" counts as world.waze.com). The requested name
+// (SetHostname) keeps precedence: a flow that already has an application
+// keeps it. It reports whether it set the application.
+func (c *Ctx) AppFromHost(name string) bool {
+	if name == "" {
+		return false
+	}
+	return c.applyHostRule(name)
+}
+
+// learnedName gives a flow that carries no requested name the name DNS
+// answers taught for its server and, when no application is named yet and
+// the flow's protocol is one that carries applications (TLS, QUIC, HTTP,
+// DTLS or none found), the application the catalog has for that name. It
+// reports whether it set the application.
+func (e *Engine) learnedName(f *Flow) bool {
+	r := &f.Result
+	if r.Hostname != "" || (f.key.proto != IPProtoTCP && f.key.proto != IPProtoUDP) {
+		return false
+	}
+	n, ok := e.dns.Get(f.Server().Addr())
+	if !ok {
+		return false
+	}
+	r.Hostname = n
+	if r.App != 0 && r.App != r.Master {
+		return false
+	}
+	switch r.Master {
+	case 0, ProtoTLS, ProtoQUIC, ProtoHTTP, ProtoDTLS:
+	default:
+		return false
+	}
+	en, ok := e.catalog.Load().Host(n)
+	if !ok || en.App == 0 || en.App == r.Master {
+		return false
+	}
+	r.App, r.Confidence = en.App, ConfDNSCache
+	if f.s != nil && en.Category != 0 {
+		f.s.catCategory = en.Category
+	}
+	return true
 }

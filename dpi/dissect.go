@@ -135,16 +135,8 @@ func (c *Ctx) SetHostname(b []byte) string {
 }
 
 func (c *Ctx) setHostname(h string) {
-	r := &c.Flow.Result
-	r.Hostname = h
-	if en, ok := c.e.catalog.Load().Host(h); ok {
-		if en.App != 0 && (r.App == 0 || r.App == r.Master) && en.App != r.Master {
-			r.App = en.App
-		}
-		if en.Category != 0 {
-			c.s.catCategory = en.Category
-		}
-	}
+	c.Flow.Result.Hostname = h
+	c.applyHostRule(h)
 }
 
 // Intern returns b as a shared string (no allocation when seen before).

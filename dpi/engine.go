@@ -427,13 +427,18 @@ func (e *Engine) giveUp(f *Flow) {
 		r.Master, r.Confidence = id, ConfPort
 	} else if id := PortProto(l4, cp); id != 0 {
 		r.Master, r.Confidence = id, ConfPort
-	} else if en, ok := cat.Addr(f.Server().Addr()); ok && en.App != 0 {
-		r.App, r.Confidence = en.App, ConfIP
-		if f.s != nil && en.Category != 0 {
-			f.s.catCategory = en.Category
+	}
+	// A name beats an address: the address is used only when DNS taught
+	// no name for the server and no port named the protocol (as nDPI).
+	if !e.learnedName(f) && r.Master == 0 {
+		if en, ok := cat.Addr(f.Server().Addr()); ok && en.App != 0 {
+			r.App, r.Confidence = en.App, ConfIP
+			if f.s != nil && en.Category != 0 {
+				f.s.catCategory = en.Category
+			}
+		} else if en, ok := cat.Addr(f.Client().Addr()); ok && en.App != 0 {
+			r.App, r.Confidence = en.App, ConfIP
 		}
-	} else if en, ok := cat.Addr(f.Client().Addr()); ok && en.App != 0 {
-		r.App, r.Confidence = en.App, ConfIP
 	}
 	r.Guessed = r.Master != 0 || r.App != 0
 	e.finish(f, GivenUp)
@@ -445,11 +450,7 @@ func (e *Engine) finish(f *Flow, st State) {
 	r := &f.Result
 	r.State = st
 	r.Pending = 0
-	if r.Hostname == "" && (f.key.proto == IPProtoTCP || f.key.proto == IPProtoUDP) {
-		if n, ok := e.dns.Get(f.Server().Addr()); ok {
-			r.Hostname = n
-		}
-	}
+	e.learnedName(f)
 	e.setCategory(f)
 	e.portRisk(f)
 	e.freeScratch(f)
@@ -478,17 +479,19 @@ func (e *Engine) portRisk(f *Flow) {
 
 func (e *Engine) setCategory(f *Flow) {
 	r := &f.Result
+	cat := e.catalog.Load()
+	// DNS and mail keep their own category whatever the name asked for
+	// (nDPI: DNS.Apple for captive.apple.com is Network, not ConnCheck).
+	switch r.Master {
+	case ProtoDNS, ProtoPOP3, ProtoPOPS, ProtoSMTP, ProtoSMTPS, ProtoIMAP, ProtoIMAPS:
+		r.Category = cat.ProtoCategory(r.Master)
+		return
+	}
 	if f.s != nil && f.s.catCategory != 0 {
 		r.Category = f.s.catCategory
 		return
 	}
 	if r.Category != 0 && r.State.Final() {
-		return
-	}
-	cat := e.catalog.Load()
-	switch r.Master {
-	case ProtoDNS, ProtoPOP3, ProtoPOPS, ProtoSMTP, ProtoSMTPS, ProtoIMAP, ProtoIMAPS:
-		r.Category = cat.ProtoCategory(r.Master)
 		return
 	}
 	if r.App != 0 {
