@@ -187,7 +187,7 @@ func TestCheckUserAgent(t *testing.T) {
 		{"Mozilla/5.0 (X11; Linux x86_64; rv:81.0) Gecko/20100101 Firefox/81.0", 0},
 		{"curl/8.4.0", 0},
 		{"pwtyyEKzNtGatwnJjmCcBLbOveCVpc", UASuspicious}, // random letters, 30 % upper case
-		{"abcdefghijklmnop", 0},                           // all lower case: a word, not a token
+		{"abcdefghijklmnop", 0},                          // all lower case: a word, not a token
 		{"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", UACrawler},
 		{"Anonymous Crawler/1.0", UACrawler},
 		{"${jndi:ldap://x/a}", UASuspicious},
