@@ -13,6 +13,10 @@ type dnsState struct {
 	proto   ProtoID // DNS, MDNS or LLMNR, once classified
 	waited  uint8   // packets seen since the query, waiting for the answer
 	queried bool
+	// multi: the client sent a second query (another transaction id) on
+	// the same socket, so the flow's name follows the answers.
+	multi bool
+	qid   uint16
 	// ednsQuery is the UDP payload size the query advertised (RFC 6891):
 	// answers up to it are not oversized.
 	ednsQuery uint16
@@ -87,9 +91,12 @@ func dissectDNS(c *Ctx) Status {
 	}
 	if !m.Response() {
 		if s.queried || !first && s.proto != ProtoDNS {
-			return dnsStatus(c, s) // a repeated or second query adds nothing
+			if s.queried && m.ID != s.qid {
+				s.multi = true
+			}
+			return dnsStatus(c, s) // a retransmitted or second query adds nothing
 		}
-		s.queried = true
+		s.queried, s.qid = true, m.ID
 		s.ednsQuery = m.EDNSSize
 		dnsName(c, s, &m, true)
 		dnsRisks(c, s, &m)
@@ -101,9 +108,10 @@ func dissectDNS(c *Ctx) Status {
 		}
 		return dnsStatus(c, s)
 	}
-	// A response: the query's, or the first message seen. Its question
-	// names the flow from now on, as the transaction the record shows.
-	dnsName(c, s, &m, true)
+	// A response: the query's, or the first message seen. When the client
+	// asked several questions, the one answered names the flow, as the
+	// transaction the record shows.
+	dnsName(c, s, &m, c.Flow.Result.Hostname == "" || s.multi)
 	dnsRisks(c, s, &m)
 	meta := c.Meta()
 	if meta.QueryType == 0 {
@@ -189,7 +197,11 @@ func dnsStatus(c *Ctx, s *dnsState) Status {
 	if s.waited++; s.waited > dnsWait {
 		return Done
 	}
-	c.Pending(FieldRisks | FieldMeta)
+	if s.multi {
+		c.Pending(FieldHostname | FieldRisks | FieldMeta)
+	} else {
+		c.Pending(FieldRisks | FieldMeta)
+	}
 	return More
 }
 

@@ -96,6 +96,27 @@ func TestDNSQueryThenResponse(t *testing.T) {
 	}
 }
 
+func TestDNSTwoQueriesOneSocket(t *testing.T) {
+	// A resolver library reusing its socket: the flow is named by the
+	// question answered, and says so while it waits.
+	s := newSim(t, IPProtoUDP, "10.0.0.1:53001", "192.0.2.53:53")
+	s.send(ToServer, newDNSMsg(1, dnsRD, 1, 0, 0, 0).question("91.252.30.192.in-addr.arpa", 12).b)
+	f := s.send(ToServer, newDNSMsg(1, dnsRD, 1, 0, 0, 0).question("91.252.30.192.in-addr.arpa", 12).b) // a retransmission
+	if f.Result.Pending&FieldHostname != 0 {
+		t.Error("a retransmitted query made the name pending")
+	}
+	f = s.send(ToServer, newDNSMsg(2, dnsRD, 1, 0, 0, 0).question("100.1.168.192.in-addr.arpa", 12).b)
+	if f.Result.Pending&FieldHostname == 0 || f.Result.Hostname != "91.252.30.192.in-addr.arpa" {
+		t.Errorf("after a second query: pending %b, name %q", f.Result.Pending, f.Result.Hostname)
+	}
+	ans := newDNSMsg(2, dnsQR, 1, 1, 0, 0).question("100.1.168.192.in-addr.arpa", 12)
+	ans.ptr(12).rr(12, 1, 60, wire("router.lan"))
+	f = s.send(ToClient, ans.b)
+	if r := f.Result; r.State != Classified || r.Hostname != "100.1.168.192.in-addr.arpa" {
+		t.Errorf("after the answer: %v %q", r.State, r.Hostname)
+	}
+}
+
 func TestDNSOverTCPResponseSplit(t *testing.T) {
 	s := newSim(t, IPProtoTCP, "10.0.0.1:41000", "192.0.2.53:53").handshake()
 	q := newDNSMsg(7, dnsRD, 1, 0, 0, 0).question("www.youtube.com", 1)

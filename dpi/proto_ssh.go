@@ -68,6 +68,9 @@ func sshStatus(c *Ctx, s *sshState) Status {
 // the client may not. A string without its line end (cut by the segment,
 // or ended by a bare LF) is taken as far as it goes.
 func sshBanner(b []byte, server bool) ([]byte, bool) {
+	if !server && (len(b) < 4 || string(b[:4]) != "SSH-") {
+		return nil, false // the common case on other protocols: no scan
+	}
 	for lines := 0; len(b) > 0 && lines < 16; lines++ {
 		end := 0
 		for end < len(b) && b[end] != '\n' {
