@@ -308,10 +308,11 @@ var dnsLongLabelExempt = [...]string{
 
 // dnsTunnelLike reports a name that carries data rather than naming a
 // host: a first label longer than any host label (reverse lookups and
-// block-list zones aside), or a long run of subdomain characters as
-// random as encoded data. Hex digests (≤ 4 bits per character, as in
-// antivirus hash lookups) stay below the entropy bar; base32/base64
-// payloads of DNS tunnels exceed it.
+// block-list zones aside), or at least 48 subdomain letters and digits as
+// random as encoded data (≥ 4.4 bits each). Hex digests (≤ 4 bits per
+// character, as in antivirus hash lookups) and long descriptive names
+// (about 4.1 at most) stay below the bar; base32/base64 payloads of DNS
+// tunnels, which fill the name, exceed it.
 func dnsTunnelLike(m *dnsmsg.Message) bool {
 	name := m.Name.Bytes()
 	if hasSuffixBytes(name, ".in-addr.arpa") || hasSuffixBytes(name, ".ip6.arpa") {
@@ -351,7 +352,7 @@ func dnsTunnelLike(m *dnsmsg.Message) bool {
 		}
 		n++
 	}
-	if n < 40 {
+	if n < 48 {
 		return false
 	}
 	h := 0.0
@@ -361,7 +362,7 @@ func dnsTunnelLike(m *dnsmsg.Message) bool {
 			h -= p * math.Log2(p)
 		}
 	}
-	return h > 4.2
+	return h >= 4.4
 }
 
 func hasSuffixBytes(b []byte, suffix string) bool {
