@@ -197,7 +197,7 @@ func TestDNSRisks(t *testing.T) {
 			nil, []RiskID{RiskDNSSuspiciousTraffic}},
 		{"tunnel-like subdomains", newDNSMsg(3, dnsRD, 1, 0, 0, 0).question("k9xqz2mv7tb4wp3hn8rjc5yafd6ue1sgl0oi.vb3h7rtx9q2m.t.example", 1).b, nil,
 			[]RiskID{RiskDNSSuspiciousTraffic}, nil},
-		{"long descriptive name", newDNSMsg(3, dnsRD, 1, 0, 0, 0).question("d3f4ult-4pp-5erv1ce-c0nf1gur4t10n-5t0r4ge-acc0unt-w3st.blob.core.windows.net", 1).b, nil,
+		{"long descriptive name", newDNSMsg(3, dnsRD, 1, 0, 0, 0).question("d3f4ult-4pp-5erv1ce.c0nf1gur4t10n-5t0r4ge.acc0unt-w3st.blob.core.windows.net", 1).b, nil,
 			nil, []RiskID{RiskDNSSuspiciousTraffic}},
 		{"hex digest lookup", newDNSMsg(3, dnsRD, 1, 0, 0, 0).question("3f786850e387550fdab836ed7e6dc881de23001b.0123456789abcdef.av.example", 16).b, nil,
 			nil, []RiskID{RiskDNSSuspiciousTraffic}},
