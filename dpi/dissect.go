@@ -139,6 +139,11 @@ func (c *Ctx) setHostname(h string) {
 	c.applyHostRule(h)
 }
 
+// SetCategory overrides the flow's category with what the payload showed
+// (an HTTP response carrying a program is Download whatever the host), the
+// way a catalog category does; 0 clears an override.
+func (c *Ctx) SetCategory(cat CategoryID) { c.s.catCategory = cat }
+
 // Intern returns b as a shared string (no allocation when seen before).
 func (c *Ctx) Intern(b []byte) string { return c.e.intern.bytes(b) }
 

@@ -1,6 +1,412 @@
 package dpi
 
-// httpState is the HTTP dissector's per-flow state.
-type httpState struct{}
+import "ips/dpi/httpmsg"
 
-func dissectHTTP(c *Ctx) Status { return Exclude }
+// httpState is the HTTP dissector's per-flow state: which side sent the
+// request, and how far each head has been read.
+type httpState struct {
+	reqDir Dir
+	flags  httpFlags
+	// Facts of the request that judge the response.
+	wpProbe       bool // POST /wp-admin/… or GET /wp-content/uploads/…
+	binariesOK    bool // a host that hands out programs by design
+	javaUserAgent bool
+}
+
+type httpFlags uint8
+
+const (
+	httpReqStarted  httpFlags = 1 << iota // a request began in reqDir
+	httpReqDone                           // its head was read (or as much as will be)
+	httpRespStarted                       // a response began in the other direction
+	httpRespDone
+	httpClassified
+)
+
+// Bounds on what is kept of a message as strings (interned per engine).
+const (
+	maxURL       = 1024
+	maxUserAgent = 512
+	maxField     = 256
+)
+
+// dissectHTTP recognises HTTP/1.x on any port: a request line, or a status
+// line when the request was missed. It classifies at the request (the
+// master is HTTP, HTTP_Connect for CONNECT, HTTP_Proxy for absolute-form
+// targets; the Host names the application through the catalog) and keeps
+// reading until the response head has been seen, for its status, server,
+// content type and the risks they show.
+func dissectHTTP(c *Ctx) Status {
+	s := &c.s.http
+	b := c.Stream()
+	switch {
+	case s.flags&(httpReqStarted|httpRespStarted) == 0:
+		if known, partial := httpmsg.MethodPrefix(b); known || partial {
+			s.flags |= httpReqStarted
+			s.reqDir = c.Dir
+			return httpRequest(c, s)
+		}
+		if yes, partial := httpmsg.ResponsePrefix(b); yes || partial {
+			s.flags |= httpRespStarted
+			s.reqDir = 1 - c.Dir
+			return httpResponse(c, s)
+		}
+		return Exclude
+	case c.Dir == s.reqDir:
+		if s.flags&httpReqDone != 0 {
+			return httpStatus(c, s) // a body or a pipelined request: nothing more to learn
+		}
+		if s.flags&httpReqStarted == 0 {
+			// The response came first; this should be the request.
+			if known, _ := httpmsg.MethodPrefix(b); !known {
+				return httpStatus(c, s)
+			}
+			s.flags |= httpReqStarted
+		}
+		return httpRequest(c, s)
+	default:
+		if s.flags&httpRespDone != 0 {
+			return httpStatus(c, s)
+		}
+		if s.flags&httpReqStarted != 0 {
+			// The server answers: the request head is what it is.
+			s.flags |= httpReqDone
+		}
+		if s.flags&httpRespStarted == 0 {
+			if yes, partial := httpmsg.ResponsePrefix(b); !yes && !partial {
+				// The server answers something other than HTTP: there
+				// is nothing more to wait for.
+				if s.flags&httpClassified == 0 {
+					return Exclude
+				}
+				return Done
+			}
+			s.flags |= httpRespStarted
+		}
+		return httpResponse(c, s)
+	}
+}
+
+// httpStatus is the answer once neither head is pending.
+func httpStatus(c *Ctx, s *httpState) Status {
+	switch {
+	case s.flags&httpClassified == 0:
+		return Continue
+	case s.flags&(httpReqDone|httpRespDone) == httpReqDone|httpRespDone:
+		return Done
+	case s.flags&httpReqDone != 0:
+		c.Pending(FieldRisks | FieldMeta)
+	default:
+		c.Pending(FieldApp | FieldHostname | FieldRisks | FieldMeta)
+	}
+	return More
+}
+
+// httpRequest reads the request head from this direction's stream. The
+// fields read so far are recorded at every segment, since a head may
+// never be completed (the rest lost, or the server answering early).
+func httpRequest(c *Ctx, s *httpState) Status {
+	var h httpmsg.Head
+	b := c.Stream()
+	st := httpmsg.ParseRequest(b, &h)
+	if known, partial := httpmsg.MethodPrefix(b); !known && !partial {
+		st = httpmsg.Invalid
+	}
+	more := st == httpmsg.NeedMore && !c.StreamFull()
+	switch {
+	case st == httpmsg.Invalid || !h.LineComplete && !more:
+		if s.flags&httpClassified == 0 {
+			return Exclude
+		}
+		s.flags |= httpReqDone
+		return httpStatus(c, s)
+	case !h.LineComplete:
+		if !c.Buffer() {
+			return Exclude
+		}
+		return httpStatus(c, s)
+	}
+	httpClassify(c, s, &h)
+	httpRequestFacts(c, s, &h)
+	if more && c.Buffer() {
+		return httpStatus(c, s) // more fields may follow
+	}
+	s.flags |= httpReqDone
+	c.Unbuffer()
+	return httpStatus(c, s)
+}
+
+// httpClassify sets the master protocol from the request line.
+func httpClassify(c *Ctx, s *httpState, h *httpmsg.Head) {
+	if s.flags&httpClassified != 0 && c.Flow.Result.Master != ProtoHTTP {
+		return
+	}
+	master := ProtoHTTP
+	switch {
+	case string(h.Method) == "CONNECT":
+		master = ProtoHTTPConnect
+	case httpmsg.Authority(h.Target) != nil:
+		master = ProtoHTTPProxy
+	}
+	c.Set(master, 0)
+	s.flags |= httpClassified
+}
+
+// httpRequestFacts records a request head's metadata, names the
+// application and flags the risks it shows.
+func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
+	r := &c.Flow.Result
+	m := c.Meta()
+	m.Method = c.Intern(h.Method)
+	m.URL = c.Intern(h.Target[:min(len(h.Target), maxURL)])
+	// Errors on WordPress admin posts and upload fetches are how scanners
+	// probe for vulnerable plugins.
+	s.wpProbe = string(h.Method) == "POST" && httpmsg.HasPrefixFold(h.Target, "/wp-admin/") ||
+		string(h.Method) == "GET" && httpmsg.HasPrefixFold(h.Target, "/wp-content/uploads/")
+	s.javaUserAgent = httpmsg.HasPrefixFold(h.UserAgent, "java/")
+	if len(h.ContentType) > 0 && m.ContentType == "" {
+		m.ContentType = c.Intern(h.ContentType[:min(len(h.ContentType), maxField)])
+	}
+
+	// The host: the Host field, else the authority of the target.
+	host := h.Host
+	if host == nil {
+		if r.Master == ProtoHTTPConnect {
+			host = h.Target
+		} else {
+			host = httpmsg.Authority(h.Target)
+		}
+	}
+	name := httpmsg.HostName(host)
+	// Windows Update hands out programs by design.
+	s.binariesOK = httpHostSuffix(name, ".windowsupdate.com")
+	if len(name) > 0 && r.Hostname == "" {
+		c.SetHostname(name)
+		// TODO(dga): if looksDGA(r.Hostname) { c.AddRisk(RiskSuspiciousDGADomain) }
+	}
+	if len(host) > 0 && !httpmsg.ValidHost(host) {
+		c.AddRisk(RiskInvalidCharacters)
+		c.AddRisk(RiskPossibleExploit) // a host that is not one is an attack on the server
+	}
+	if a, ok := httpmsg.NumericIPv4(name); ok {
+		c.AddRisk(RiskNumericIPHost)
+		// A plain request names the server it is sent to; another address
+		// in Host is a forged header (proxies legitimately differ).
+		if r.Master == ProtoHTTP && c.Pkt.Dst.Is4() && a != c.Pkt.Dst.Unmap() {
+			c.AddRisk(RiskHTTPSuspiciousHeader)
+		}
+	}
+
+	// The user agent.
+	r.Risks &^= 1 << RiskHTTPSuspiciousUserAgent // a response seen first assumed none
+	if len(h.UserAgent) == 0 {
+		c.AddRisk(RiskHTTPSuspiciousUserAgent)
+	} else {
+		r.UserAgent = c.Intern(h.UserAgent[:min(len(h.UserAgent), maxUserAgent)])
+		f := httpmsg.CheckUserAgent(h.UserAgent)
+		if f&httpmsg.UASuspicious != 0 {
+			c.AddRisk(RiskHTTPSuspiciousUserAgent)
+		}
+		if f&httpmsg.UACrawler != 0 {
+			c.AddRisk(RiskHTTPCrawlerBot)
+		}
+		if f&httpmsg.UAExploit != 0 {
+			c.AddRisk(RiskPossibleExploit)
+		}
+	}
+
+	// Attacks in the target.
+	if r.Master != ProtoHTTPConnect {
+		t := httpmsg.CheckTarget(h.Target)
+		if t&httpmsg.ThreatXSS != 0 {
+			c.AddRisk(RiskURLPossibleXSS)
+		}
+		if t&httpmsg.ThreatSQLi != 0 {
+			c.AddRisk(RiskURLPossibleSQLInjection)
+		}
+		if t&httpmsg.ThreatRCE != 0 {
+			c.AddRisk(RiskURLPossibleRCEInjection)
+		}
+		if t&httpmsg.ThreatTraversal != 0 {
+			c.AddRisk(RiskHTTPSuspiciousURL)
+		}
+		if t&httpmsg.ThreatDotFile != 0 {
+			c.AddRisk(RiskPossibleExploit)
+		}
+	}
+	if len(h.Authorization) > 0 && httpmsg.CredentialScheme(h.Authorization) {
+		c.AddRisk(RiskClearTextCredentials)
+	}
+
+	// Fields: suspicious names, and those that name an application.
+	gnutella := false
+	for f := h.Fields; len(f) > 0; {
+		var fname []byte
+		fname, _, f = httpmsg.NextField(f)
+		if fname == nil {
+			continue
+		}
+		if httpmsg.SuspiciousField(fname) {
+			c.AddRisk(RiskHTTPSuspiciousHeader)
+		}
+		if httpmsg.HasPrefixFold(fname, "x-gnutella-") {
+			gnutella = true
+		}
+	}
+	if app := httpRequestApp(c, h, gnutella); app != 0 {
+		c.SetApp(app)
+	}
+}
+
+// httpRequestApp recognises applications that speak HTTP by what their
+// requests carry rather than by host name.
+func httpRequestApp(c *Ctx, h *httpmsg.Head, gnutella bool) ProtoID {
+	target, ua, ct := h.Target, h.UserAgent, httpmsg.MediaType(h.ContentType)
+	switch {
+	// BitTorrent tracker announce and scrape (BEP 3, BEP 48).
+	case (httpmsg.HasPrefixFold(target, "/announce") || httpmsg.HasPrefixFold(target, "/scrape")) &&
+		httpmsg.ContainsFold(target, "info_hash="):
+		if ih, ok := httpmsg.InfoHash(target); ok {
+			m := c.Meta()
+			m.InfoHash, m.HasInfoHash = ih, true
+		}
+		// TODO(p2p): remember both peers in the BitTorrent peer cache once
+		// that API exists, so their encrypted flows are recognised too.
+		return ProtoBitTorrent
+	// Gnutella file transfer (HUGE URNs, the /gnutella/ namespace, the
+	// X-Gnutella-* fields) and its well-known clients.
+	case gnutella || httpmsg.HasPrefixFold(target, "/uri-res/") || httpmsg.HasPrefixFold(target, "/gnutella/") ||
+		httpmsg.ContainsFold(ua, "gnutella") || httpmsg.HasPrefixFold(ua, "shareaza") || httpmsg.HasPrefixFold(ua, "limewire"):
+		return ProtoGnutella
+	// IPP is HTTP POSTs of application/ipp (RFC 8010 §3.1).
+	case httpmsg.EqualFold(ct, "application/ipp"):
+		return ProtoIPP
+	// SOAP 1.1 requests carry SOAPAction; SOAP 1.2 its own media type.
+	case h.SOAPAction || httpmsg.EqualFold(ct, "application/soap+xml"):
+		return ProtoSOAP
+	case httpmsg.EqualFold(ct, "application/ocsp-request"):
+		return ProtoOCSP
+	// Ookla speed tests fetch and post fixed test paths.
+	case httpmsg.HasPrefixFold(target, "/downloading?n=0.") || httpmsg.HasPrefixFold(target, "/upload?n=0.") ||
+		httpmsg.ContainsFold(h.Referer, "www.speedtest.net"):
+		return ProtoOokla
+	// The Windows Update agent and Delivery Optimization identify
+	// themselves whatever CDN host serves them.
+	case httpmsg.HasPrefixFold(ua, "windows-update-agent") || httpmsg.HasPrefixFold(ua, "microsoft-delivery-optimization/"):
+		return ProtoWindowsUpdate
+	}
+	return 0
+}
+
+// httpResponse reads the response head from this direction's stream.
+func httpResponse(c *Ctx, s *httpState) Status {
+	var h httpmsg.Head
+	b := c.Stream()
+	st := httpmsg.ParseResponse(b, &h)
+	if st == httpmsg.Invalid {
+		if s.flags&httpClassified == 0 {
+			return Exclude
+		}
+		s.flags |= httpRespDone
+		return httpStatus(c, s)
+	}
+	if st == httpmsg.NeedMore && !c.StreamFull() && c.Buffer() {
+		if h.LineComplete && s.flags&httpClassified == 0 {
+			c.Set(ProtoHTTP, 0) // a response without its request: HTTP all the same
+			s.flags |= httpClassified
+			c.AddRisk(RiskHTTPSuspiciousUserAgent) // no request, no user agent (yet)
+		}
+		return httpStatus(c, s)
+	}
+	if !h.LineComplete {
+		if s.flags&httpClassified == 0 {
+			return Exclude
+		}
+		s.flags |= httpRespDone
+		return httpStatus(c, s)
+	}
+	if s.flags&httpClassified == 0 {
+		c.Set(ProtoHTTP, 0)
+		s.flags |= httpClassified
+		c.AddRisk(RiskHTTPSuspiciousUserAgent)
+	}
+	var body []byte
+	if st == httpmsg.Complete {
+		body = b[h.Len:]
+	}
+	httpResponseFacts(c, s, &h, body)
+	s.flags |= httpRespDone
+	c.Unbuffer()
+	return httpStatus(c, s)
+}
+
+// httpResponseFacts records a response head's metadata and risks.
+func httpResponseFacts(c *Ctx, s *httpState, h *httpmsg.Head, body []byte) {
+	m := c.Meta()
+	m.Status = uint16(h.StatusCode)
+	if len(h.Server) > 0 {
+		m.Server = c.Intern(h.Server[:min(len(h.Server), maxField)])
+		if httpmsg.ObsoleteServer(h.Server) {
+			c.AddRisk(RiskHTTPObsoleteServer)
+		}
+		for _, ch := range h.Server {
+			if ch < 0x20 || ch >= 0x7f {
+				c.AddRisk(RiskHTTPSuspiciousHeader)
+				break
+			}
+		}
+	}
+	if len(h.ContentType) > 0 {
+		m.ContentType = c.Intern(h.ContentType[:min(len(h.ContentType), maxField)])
+	}
+	if h.StatusCode >= 400 {
+		c.AddRisk(RiskErrorCodeDetected)
+		if s.wpProbe {
+			c.AddRisk(RiskPossibleExploit)
+		}
+	}
+
+	// What is being transferred.
+	binaryApp := false
+	switch httpmsg.Kind(h.ContentType) {
+	case httpmsg.ContentExecutable:
+		binaryApp = true
+		c.SetCategory(CategoryDownload)
+	case httpmsg.ContentBinary:
+		c.AddRisk(RiskBinaryDataTransfer)
+		c.SetCategory(CategoryDownload)
+	case httpmsg.ContentArchive:
+		c.SetCategory(CategoryDownload)
+	case httpmsg.ContentMedia:
+		c.SetCategory(CategoryMedia)
+	case httpmsg.ContentText:
+		if httpmsg.TextLooksBinary(body) {
+			c.AddRisk(RiskHTTPSuspiciousContent)
+		}
+	}
+	if name := httpmsg.Filename(h.ContentDisposition); len(name) > 0 {
+		if httpmsg.ExecutableName(name) {
+			binaryApp = true
+			c.SetCategory(CategoryDownload)
+		} else {
+			c.AddRisk(RiskBinaryDataTransfer) // a file download
+		}
+	}
+	if httpmsg.ExecutableMagic(body) {
+		binaryApp = true
+	}
+	if binaryApp && !s.binariesOK {
+		c.AddRisk(RiskBinaryAppTransfer)
+		// Java fetching Java classes is how Log4Shell exploitation
+		// proceeds after the JNDI lookup.
+		if s.javaUserAgent && httpmsg.EqualFold(httpmsg.MediaType(h.ContentType), "application/java-vm") {
+			c.AddRisk(RiskPossibleExploit)
+		}
+	}
+}
+
+// httpHostSuffix reports whether b ends with the lower-case suffix,
+// ignoring case.
+func httpHostSuffix(b []byte, lower string) bool {
+	return len(b) >= len(lower) && httpmsg.EqualFold(b[len(b)-len(lower):], lower)
+}
