@@ -17,21 +17,22 @@ func dissectDNSCrypt(c *Ctx) Status {
 		}
 		p = p[2:]
 	}
-	st := &c.s.p2p.dnscrypt
-	if c.Dir == ToServer {
-		// client magic (8), client public key (32), nonce half (12), and
-		// at least a padded minimal query.
-		if *st != 0 || len(p) < 8+32+12+16 || (len(p) < 256 && c.L4() == IPProtoUDP) {
-			return Exclude
-		}
-		*st = 1
-		return Continue
-	}
 	// Response: resolver magic, nonce (24), then the encrypted answer with
-	// its 16-byte authenticator.
+	// its 16-byte authenticator. (Checked in either direction: a capture
+	// may begin with an answer.)
 	if len(p) >= 8+24+16 && hasPrefix(p, dnscryptResolverMagic) {
 		c.Set(ProtoDNScrypt, 0)
 		return Done
 	}
-	return Exclude
+	st := &c.s.p2p.dnscrypt
+	if c.Dir != ToServer || *st != 0 {
+		return Exclude
+	}
+	// client magic (8), client public key (32), nonce half (12), and at
+	// least an authenticated padded query; UDP queries are padded to 256.
+	if len(p) < 8+32+12+16 || (len(p) < 256 && c.L4() == IPProtoUDP) {
+		return Exclude
+	}
+	*st = 1
+	return Continue
 }

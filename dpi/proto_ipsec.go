@@ -15,7 +15,7 @@ package dpi
 type ipsecState struct {
 	seen uint8 // bit per direction
 	spi  [2]uint32
-	seq  [2]uint32
+	seq  [2]uint16 // low bits of the ESP sequence number
 }
 
 const ikeHeaderLen = 28
@@ -51,14 +51,14 @@ func dissectIPSec(c *Ctx) Status {
 	d := c.Dir
 	if st.seen&(1<<d) == 0 {
 		st.seen |= 1 << d
-		st.spi[d], st.seq[d] = spi, seq
+		st.spi[d], st.seq[d] = spi, uint16(seq)
 		if st.seen == 3 && st.spi[0] != st.spi[1] {
 			c.Set(ProtoIPSec, 0) // an SA each way
 			return Done
 		}
 		return Continue
 	}
-	if spi != st.spi[d] || seq-st.seq[d] > 1024 || seq == st.seq[d] {
+	if step := uint16(seq) - st.seq[d]; spi != st.spi[d] || step == 0 || step > 1024 {
 		return Exclude
 	}
 	c.Set(ProtoIPSec, 0)

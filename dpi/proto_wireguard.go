@@ -19,7 +19,7 @@ type wgState struct {
 	seen  uint8 // bit per direction: an index was recorded
 	stage uint8
 	idx   [2]uint32
-	ctr   [2]uint32 // low 32 bits of the transport counter
+	ctr   [2]uint16 // low bits of the transport counter
 }
 
 const (
@@ -58,7 +58,7 @@ func dissectWireGuard(c *Ctx) Status {
 		}
 		return wgFound(c, 0)
 	case typ == 4:
-		idx, ctr := le32(p, 4), le32(p, 8)
+		idx, ctr := le32(p, 4), le16(p, 8)
 		if st.stage != wgTransport {
 			st.stage, st.seen = wgTransport, 0
 		}
@@ -67,7 +67,7 @@ func dissectWireGuard(c *Ctx) Status {
 			st.idx[d], st.ctr[d] = idx, ctr
 			return Continue
 		}
-		if step := int32(ctr - st.ctr[d]); idx != st.idx[d] || step < -64 || step > 1<<16 {
+		if step := int16(ctr - st.ctr[d]); idx != st.idx[d] || step < -64 {
 			return Exclude
 		}
 		st.ctr[d] = ctr
