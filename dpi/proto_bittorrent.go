@@ -1,6 +1,7 @@
 package dpi
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 
@@ -133,6 +134,12 @@ func dissectBitTorrentUDP(c *Ctx) Status {
 			btFound(c, hash, ConfDPI)
 			return Done
 		}
+		// A KRPC message cut short (snap length, fragments) still opens
+		// with its arguments or response dictionary and the node id.
+		if hasPrefix(p, "d1:ad2:id20:") || hasPrefix(p, "d1:rd2:id20:") {
+			btFound(c, nil, ConfDPI)
+			return Done
+		}
 	case len(p) >= 98 && be32(p, 8) == 1 && azureusPeerID(p[36:56]):
 		// BEP 15 announce: connection id, action 1, transaction id, info
 		// hash, peer id (clients use the "-XX1234-" convention), ...
@@ -142,8 +149,19 @@ func dissectBitTorrentUDP(c *Ctx) Status {
 	if st := utpCheck(c); st != Exclude {
 		return st
 	}
+	// The peer handshake inside some other UDP framing (uTP variants).
+	if i := bytes.Index(p, btHandshakePrefix); i >= 0 {
+		if i+48 <= len(p) {
+			btFound(c, p[i+28:i+48], ConfDPI)
+		} else {
+			btFound(c, nil, ConfDPI)
+		}
+		return Done
+	}
 	return btFromCache(c)
 }
+
+var btHandshakePrefix = []byte("\x13" + btProtocol)
 
 // utpCheck applies BEP 29: a SYN is unmistakable on its own; other packet
 // types need a second header that agrees on the connection id.

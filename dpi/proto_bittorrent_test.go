@@ -55,6 +55,7 @@ func TestBitTorrentUDP(t *testing.T) {
 	ping := []byte("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe")
 	getPeers := cat([]byte("d1:ad2:id20:abcdefghij01234567899:info_hash20:"), btHash, []byte("e1:q9:get_peers1:t2:aa1:y1:qe"))
 	resp := []byte("d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re")
+	respIP := []byte("d2:ip6:\x0a\x00\x00\x01\x1a\xe11:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re")
 	krpcErr := []byte("d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee")
 	// BEP 15: connect request (protocol id, action 0, transaction id).
 	connect := cat(unhexs(t, "0000041727101980"), u32(0), u32(0x1234abcd))
@@ -81,7 +82,10 @@ func TestBitTorrentUDP(t *testing.T) {
 		{"DHT get_peers carries the info hash", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s(getPeers)}, "BitTorrent", true},
 		{"DHT response", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{s2c(resp)}, "BitTorrent", false},
 		{"DHT error", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{s2c(krpcErr)}, "BitTorrent", false},
-		{"bencode with trailing bytes", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s(cat(ping, []byte("x")))}, "Unknown", false},
+		{"DHT response with the requester's address (BEP 42)", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{s2c(respIP)}, "BitTorrent", false},
+		{"bencode with trailing bytes", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s(cat(respIP, []byte("x")))}, "Unknown", false},
+		{"DHT query cut short", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s(ping[:30])}, "BitTorrent", false},
+		{"handshake in another UDP framing", "10.0.0.1:50000", "10.0.0.2:50001", []pkt{c2s(cat(fill(7, 0x90), btHandshakeMsg()))}, "BitTorrent", true},
 		{"bencoded but not KRPC", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s([]byte("d3:cow3:mooe"))}, "Unknown", false},
 		{"DHT on a low port", "10.0.0.1:53", "10.0.0.2:41000", []pkt{c2s(ping)}, "DNS", false},
 		{"UDP tracker connect (BEP 15)", "10.0.0.1:40000", "10.0.0.2:80", []pkt{c2s(connect)}, "BitTorrent", false},

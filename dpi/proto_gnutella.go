@@ -89,3 +89,26 @@ func httpHeader(p []byte, name string) []byte {
 	}
 	return nil
 }
+
+// gnutellaHTTPRequest reports whether an HTTP request is a Gnutella
+// servent's transfer: a HUGE URI-resolution path ("/uri-res/N2R?urn:sha1:…"),
+// the Gnutella-specific "/gnutella/" tree (THEX hash trees, push proxies),
+// or the legacy "/get/<index>/<name>" path from a servent's User-Agent.
+// The HTTP dissector owns such flows; it may call this to name them
+// HTTP.Gnutella as nDPI does.
+func gnutellaHTTPRequest(path, userAgent []byte) bool {
+	switch {
+	case hasPrefix(path, "/uri-res/"), hasPrefix(path, "/gnutella/"):
+		return true
+	case hasPrefix(path, "/get/"):
+		for _, s := range gnutellaAgents {
+			if hasPrefixFold(userAgent, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// gnutellaAgents are lower-case User-Agent prefixes of Gnutella servents.
+var gnutellaAgents = [...]string{"gtk-gnutella", "shareaza", "limewire", "bearshare", "phex", "frostwire", "gnucleus", "morpheus"}

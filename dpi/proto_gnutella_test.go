@@ -70,3 +70,21 @@ func FuzzGnutellaParsers(f *testing.F) {
 		}
 	})
 }
+
+func TestGnutellaHTTPRequest(t *testing.T) {
+	cases := []struct {
+		path, ua string
+		want     bool
+	}{
+		{"/uri-res/N2R?urn:sha1:LXIP2A72T5H3BU3GRUMZFYNU3OYDK6FI", "gtk-gnutella/1.2.2", true},
+		{"/gnutella/thex/v1?urn:tree:tiger/:3WMUS6WM2ZC7XIPRQDKXWHHJRV4IKYC4OX4ELCA&depth=9", "Shareaza 2.7.10.2", true},
+		{"/get/12/song.mp3", "LimeWire/5.5.16", true},
+		{"/get/12/song.mp3", "Mozilla/5.0", false},
+		{"/index.html", "gtk-gnutella/1.2.2", false},
+	}
+	for _, c := range cases {
+		if got := gnutellaHTTPRequest([]byte(c.path), []byte(c.ua)); got != c.want {
+			t.Errorf("%s (%s): %v", c.path, c.ua, got)
+		}
+	}
+}

@@ -133,3 +133,66 @@ func FuzzP2PFlow(f *testing.F) {
 		s.e.Flush()
 	})
 }
+
+// BenchmarkP2PFlows replays a mix of this family's flows (and an unknown
+// UDP flow every dissector has to rule out) through one engine.
+func BenchmarkP2PFlows(b *testing.B) {
+	type flow struct {
+		proto    uint8
+		cli, srv string
+		pkts     []pkt
+	}
+	flows := []flow{
+		{IPProtoTCP, "192.168.1.3:52915", "198.100.146.9:60163", []pkt{c2s(btHandshakeMsg()), s2c(btHandshakeMsg())}},
+		{IPProtoUDP, "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s([]byte("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"))}},
+		{IPProtoUDP, "10.9.0.1:43462", "10.9.0.2:51820", []pkt{c2s(wgInit(1)), s2c(wgResp(2, 1))}},
+		{IPProtoUDP, "192.168.75.18:60201", "166.161.181.18:1194", []pkt{
+			c2s(ovpnPkt(ovpnHardResetClientV2, ovpnCliSID, 0, nil, nil, 0, nil)),
+			s2c(ovpnPkt(ovpnHardResetServerV2, ovpnSrvSID, 0, []uint32{0}, ovpnCliSID, 0, nil))}},
+		{IPProtoUDP, "10.1.0.1:40000", "10.1.0.2:40001", []pkt{c2s(fill(300, 1)), s2c(fill(120, 2)), c2s(fill(300, 3)), s2c(fill(80, 4))}},
+	}
+	var bufs [][]byte
+	for _, f := range flows {
+		s := newSim(b, f.proto, f.cli, f.srv)
+		add := func(d Dir, flags uint8, payload []byte) {
+			src, dst := s.cli, s.srv
+			if d == ToClient {
+				src, dst = dst, src
+			}
+			bufs = append(bufs, buildIP(nil, f.proto, src, dst, flags, s.seq[d], s.seq[1-d], payload))
+			n := uint32(len(payload))
+			if flags&TCPSyn != 0 {
+				n++
+			}
+			s.seq[d] += n
+		}
+		if f.proto == IPProtoTCP {
+			add(ToServer, TCPSyn, nil)
+			add(ToClient, TCPSyn|TCPAck, nil)
+			add(ToServer, TCPAck, nil)
+		}
+		for _, p := range f.pkts {
+			flags := uint8(0)
+			if f.proto == IPProtoTCP {
+				flags = TCPPsh | TCPAck
+			}
+			add(p.d, flags, p.b)
+		}
+	}
+	e := NewEngine(Config{})
+	var pk Packet
+	now := int64(1_700_000_000e9)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, buf := range bufs {
+			if err := pk.DecodeIP(buf); err != nil {
+				b.Fatal(err)
+			}
+			now += 1e3
+			e.Process(&pk, now)
+		}
+		e.Flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(bufs)), "ns/pkt")
+}
