@@ -88,6 +88,7 @@ func btHandshake(c *Ctx, off int) Status {
 	}
 	st.flags |= btWaitHash
 	st.hashAt = uint8(hashAt)
+	c.Pending(FieldMeta) // only the info hash is still to come
 	return More
 }
 
@@ -115,8 +116,14 @@ func dissectBitTorrentUDP(c *Ctx) Status {
 		btFound(c, nil, ConfDPI)
 		return Done
 	}
+	// BEP 15 announce: connection id, action 1, transaction id, info hash,
+	// peer id (clients follow the "-XX1234-" convention), ...
+	if len(p) >= 98 && be32(p, 8) == 1 && azureusPeerID(p[36:56]) {
+		btFound(c, p[16:36], ConfDPI)
+		return Done
+	}
 	if c.ServerPort() < 1024 || c.ClientPort() < 1024 || isBroadcast(c.Pkt.Dst) {
-		// nDPI looks for BitTorrent on high ports only (tracker aside).
+		// Peers use high ports; nDPI looks there only (trackers aside).
 		return btFromCache(c)
 	}
 	switch {
@@ -140,17 +147,12 @@ func dissectBitTorrentUDP(c *Ctx) Status {
 			btFound(c, nil, ConfDPI)
 			return Done
 		}
-	case len(p) >= 98 && be32(p, 8) == 1 && azureusPeerID(p[36:56]):
-		// BEP 15 announce: connection id, action 1, transaction id, info
-		// hash, peer id (clients use the "-XX1234-" convention), ...
-		btFound(c, p[16:36], ConfDPI)
-		return Done
 	}
 	if st := utpCheck(c); st != Exclude {
 		return st
 	}
 	// The peer handshake inside some other UDP framing (uTP variants).
-	if i := bytes.Index(p, btHandshakePrefix); i >= 0 {
+	if i := indexHandshake(p); i >= 0 {
 		if i+48 <= len(p) {
 			btFound(c, p[i+28:i+48], ConfDPI)
 		} else {
@@ -161,7 +163,20 @@ func dissectBitTorrentUDP(c *Ctx) Status {
 	return btFromCache(c)
 }
 
-var btHandshakePrefix = []byte("\x13" + btProtocol)
+// indexHandshake finds "\x13BitTorrent protocol" in p.
+func indexHandshake(p []byte) int {
+	for i := 0; i < len(p); {
+		j := bytes.IndexByte(p[i:], 19)
+		if j < 0 {
+			return -1
+		}
+		if hasPrefix(p[i+j+1:], btProtocol) {
+			return i + j
+		}
+		i += j + 1
+	}
+	return -1
+}
 
 // utpCheck applies BEP 29: a SYN is unmistakable on its own; other packet
 // types need a second header that agrees on the connection id.

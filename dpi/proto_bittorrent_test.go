@@ -89,7 +89,7 @@ func TestBitTorrentUDP(t *testing.T) {
 		{"bencoded but not KRPC", "10.0.0.1:6881", "10.0.0.2:41000", []pkt{c2s([]byte("d3:cow3:mooe"))}, "Unknown", false},
 		{"DHT on a low port", "10.0.0.1:53", "10.0.0.2:41000", []pkt{c2s(ping)}, "DNS", false},
 		{"UDP tracker connect (BEP 15)", "10.0.0.1:40000", "10.0.0.2:80", []pkt{c2s(connect)}, "BitTorrent", false},
-		{"UDP tracker announce", "10.0.0.1:40000", "10.0.0.2:6969", []pkt{c2s(announce)}, "BitTorrent", true},
+		{"UDP tracker announce", "10.0.0.1:40000", "10.0.0.2:80", []pkt{c2s(announce)}, "BitTorrent", true},
 		{"LSD (BEP 14)", "192.168.0.102:6771", "239.192.152.143:6771", []pkt{c2s(lsd)}, "BitTorrent", true},
 		{"uTP SYN (BEP 29)", "10.0.0.1:50000", "10.0.0.2:50001", []pkt{c2s(syn)}, "BitTorrent", false},
 		{"uTP STATE then DATA", "10.0.0.1:50000", "10.0.0.2:50001", []pkt{s2c(state), c2s(utpHdr(utpData, 0, 0x3a7d, 0x3333, 0x10, 0x100000, 2, 0x50)[:20])}, "Unknown", false},
@@ -205,4 +205,28 @@ func FuzzBitTorrentParsers(f *testing.F) {
 			azureusPeerID(b[:20])
 		}
 	})
+}
+
+// While the info hash is still to come, the flow is BitTorrent already and
+// only metadata is pending, so a policy can act on it.
+func TestBitTorrentPartialWhileWaitingForHash(t *testing.T) {
+	s := newSim(t, IPProtoTCP, "192.168.1.3:52915", "198.100.146.9:60163")
+	r := s.play(c2s(btHandshakeMsg()[:30]))
+	if r.State != Partial || r.Master != ProtoBitTorrent || r.Pending != FieldMeta {
+		t.Errorf("state %v master %v pending %v", r.State, r.Master, r.Pending)
+	}
+}
+
+func TestIndexHandshake(t *testing.T) {
+	hs := btHandshakeMsg()
+	for _, c := range []struct {
+		in   []byte
+		want int
+	}{
+		{hs, 0}, {cat([]byte{19, 19, 0}, hs), 3}, {hs[:19], -1}, {[]byte{19}, -1}, {nil, -1},
+	} {
+		if got := indexHandshake(c.in); got != c.want {
+			t.Errorf("indexHandshake(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
 }
