@@ -1,5 +1,7 @@
 package dpi
 
+import "bytes"
+
 // Gnutella (and its Gnutella2 and Mojito DHT offshoots).
 //
 // TCP: the 0.6 handshake is HTTP-like: the client sends
@@ -27,6 +29,10 @@ func dissectGnutella(c *Ctx) Status {
 				c.Flow.Result.UserAgent = c.Intern(ua)
 			}
 		case hasPrefix(p, "GNUTELLA/0."):
+		case hasPrefix(p, "GET /") || hasPrefix(p, "HEAD /"):
+			// Normally the HTTP dissector owns these and names them with
+			// gnutellaHTTPRequest; this is the fallback when it did not.
+			return gnutellaHTTP(c, p)
 		default:
 			return Exclude
 		}
@@ -88,6 +94,29 @@ func httpHeader(p []byte, name string) []byte {
 		return p[j:k]
 	}
 	return nil
+}
+
+// gnutellaHTTP names a servent's HTTP file request HTTP.Gnutella.
+func gnutellaHTTP(c *Ctx, p []byte) Status {
+	path := p[bytes.IndexByte(p, ' ')+1:]
+	if end := bytes.IndexAny(path, " \r\n"); end >= 0 {
+		path = path[:end]
+	}
+	ua := httpHeader(p, "user-agent:")
+	if !gnutellaHTTPRequest(path, ua) {
+		return Exclude
+	}
+	c.Set(ProtoHTTP, ProtoGnutella)
+	if len(ua) > 0 {
+		c.Flow.Result.UserAgent = c.Intern(ua)
+	}
+	if host := httpHeader(p, "host:"); len(host) > 0 {
+		if i := bytes.LastIndexByte(host, ':'); i > 0 && bytes.IndexByte(host, ']') < i {
+			host = host[:i] // drop the port
+		}
+		c.SetHostname(host)
+	}
+	return Done
 }
 
 // gnutellaHTTPRequest reports whether an HTTP request is a Gnutella

@@ -88,3 +88,21 @@ func TestGnutellaHTTPRequest(t *testing.T) {
 		}
 	}
 }
+
+func TestGnutellaHTTPFallback(t *testing.T) {
+	req := []byte("GET /uri-res/N2R?urn:sha1:LXIP2A72T5H3BU3GRUMZFYNU3OYDK6FI HTTP/1.1\r\n" +
+		"Host: 69.118.162.229:46906\r\nUser-Agent: gtk-gnutella/1.2.2\r\nRange: bytes=0-\r\n\r\n")
+	r := play(t, IPProtoTCP, "10.0.2.15:50327", "69.118.162.229:46906", c2s(req))
+	if r.Master == ProtoGnutella || r.App == ProtoGnutella {
+		// Named by this family (the HTTP dissector may have named it first).
+		if r.App == ProtoGnutella && r.Master == ProtoHTTP && r.Hostname != "69.118.162.229" {
+			t.Errorf("hostname %q", r.Hostname)
+		}
+	} else {
+		t.Errorf("a Gnutella download is %s", r.AppName())
+	}
+	r = play(t, IPProtoTCP, "10.0.2.15:50327", "69.118.162.229:46906", c2s([]byte("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")))
+	if r.App == ProtoGnutella {
+		t.Error("a plain web request was named Gnutella")
+	}
+}
