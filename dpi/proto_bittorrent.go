@@ -392,6 +392,12 @@ func btFound(c *Ctx, hash []byte, conf Confidence) {
 	if len(hash) == 20 {
 		setInfoHash(c, hash)
 	}
+	btRemember(c)
+}
+
+// btRemember puts the flow's endpoints and host pair in the peer cache,
+// so their later (often encrypted) flows are recognised too.
+func btRemember(c *Ctx) {
 	cli, srv, cp, sp := flowEnds(c.Flow)
 	now := c.Flow.LastSeen
 	pc := &c.e.p2p.btPeers

@@ -270,12 +270,11 @@ func httpRequestApp(c *Ctx, h *httpmsg.Head, gnutella bool) ProtoID {
 			m := c.Meta()
 			m.InfoHash, m.HasInfoHash = ih, true
 		}
-		// TODO(p2p): remember both peers in the BitTorrent peer cache once
-		// that API exists, so their encrypted flows are recognised too.
+		btRemember(c)
 		return ProtoBitTorrent
 	// Gnutella file transfer (HUGE URNs, the /gnutella/ namespace, the
 	// X-Gnutella-* fields) and its well-known clients.
-	case gnutella || httpmsg.HasPrefixFold(target, "/uri-res/") || httpmsg.HasPrefixFold(target, "/gnutella/") ||
+	case gnutella || gnutellaHTTPRequest(target, ua) ||
 		httpmsg.ContainsFold(ua, "gnutella") || httpmsg.HasPrefixFold(ua, "shareaza") || httpmsg.HasPrefixFold(ua, "limewire"):
 		return ProtoGnutella
 	// IPP is HTTP POSTs of application/ipp (RFC 8010 §3.1).
