@@ -522,18 +522,21 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 	}
 }
 
-// dtlsRecord reports whether b starts with a DTLS handshake record
-// (RFC 9147 §4: type 22, version 1.0/1.2/1.3 on the wire, length in bounds).
+// dtlsRecord reports whether b starts with a DTLS record (RFC 9147 §4):
+// change_cipher_spec, alert, handshake or application_data, version
+// 1.0/1.2 on the wire (or OpenSSL's pre-RFC 0x0100), a non-empty length
+// in bounds. Application data counts: calls are often captured mid-way.
 func dtlsRecord(b []byte) bool {
-	if len(b) < 13 || b[0] != 22 || b[1] != 0xfe {
+	if len(b) < 13 || b[0] < 20 || b[0] > 23 {
 		return false
 	}
-	switch b[2] {
-	case 0xff, 0xfd, 0xfc:
+	switch v := binary.BigEndian.Uint16(b[1:]); v {
+	case 0xfeff, 0xfefd, 0x0100:
 	default:
 		return false
 	}
-	return 13+int(binary.BigEndian.Uint16(b[11:])) <= len(b)
+	n := int(binary.BigEndian.Uint16(b[11:]))
+	return n > 0 && 13+n <= len(b)
 }
 
 // stunPeerCache remembers endpoints (address and port) seen in calls of a
