@@ -12,7 +12,7 @@ import (
 // gameState is the per-flow state of the multi-packet game signatures.
 type gameState struct {
 	lolStage, starcraftStage uint8
-	raknetCustom                       bool
+	raknetCustom             bool
 }
 
 // dissectGenshin: Genshin Impact's UDP handshake (a 20-byte hello:
