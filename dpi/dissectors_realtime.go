@@ -57,7 +57,7 @@ type realtimeState struct {
 var realtimePorts = []string{
 	"STUN t:3478", "CiscoSkinny t:2000", "OICQ u:8000", "GenshinImpact u:22101,22102",
 	"Viber t:4244,5242,5243,7985 u:4244,5242,5243,7985,7987", "Mumble t:64738 u:64738",
-	"TeamSpeak u:9987", "Zoom u:8801-8810", "WorldOfWarcraft t:3724", "UFTP u:1044",
+	"TeamSpeak u:9987", "Zoom u:8801-8804,8806-8810", "WorldOfWarcraft t:3724", "UFTP u:1044",
 	"Spotify t:4070",
 }
 

@@ -93,11 +93,12 @@ func parseSTUN(b []byte, tcp bool, info *stunInfo) int {
 		}
 		b = b[:mlen+stunHeaderLen]
 	}
-	if typ == 0 || mlen+stunHeaderLen != len(b) {
+	if typ == 0 || typ&0xC000 != 0 || mlen+stunHeaderLen != len(b) {
 		return stunInvalid
 	}
-	// RFC 8489 §5: the two top bits are zero; methods beyond 0x00B are not
-	// in use, except WhatsApp's private 0x08xx messages.
+	// RFC 8489 §5: the two top bits are zero (checked above, which also
+	// tells STUN from RTP and DTLS, RFC 7983); methods beyond 0x00B are
+	// not in use, except WhatsApp's private 0x08xx messages.
 	if typ&0x3EEF > 0x000B && !stunWhatsAppType(typ) {
 		return stunInvalid
 	}
