@@ -386,6 +386,9 @@ func raknetFrameSet(b []byte) bool {
 // raknetAcks walks an ACK/NACK datagram: a record count, then records that
 // are a range (0, two 3-byte numbers) or a single number (1, one).
 func raknetAcks(b []byte) bool {
+	if len(b) < 3 {
+		return false
+	}
 	count := int(binary.BigEndian.Uint16(b[1:]))
 	off, i := 3, 0
 	for {
