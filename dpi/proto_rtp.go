@@ -109,7 +109,7 @@ func dissectRTP(c *Ctx) Status {
 		if st.stage > 0 || st.rtcpStage > 0 {
 			// Something else in the middle of the stream (STUN keepalives
 			// are handled by the STUN dissector): not a media flow.
-			if !dtlsRecord(c.Payload) {
+			if !stunDTLSRecord(c.Payload) {
 				*st = rtpState{}
 				return Exclude
 			}

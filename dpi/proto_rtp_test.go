@@ -5,7 +5,7 @@ import "testing"
 func TestRTPKind(t *testing.T) {
 	withCSRC := rtpPacket(8, 1, 1, 1, 20)
 	withCSRC[0] |= 2 // CC=2: two CSRC identifiers after the fixed header (RFC 3550 §5.1)
-	withExt := cat([]byte{0x90, 96}, be16(7), be32(1), be32(2), be16(0xBEDE), be16(1), be32(0), repeatByte(1, 10))
+	withExt := rtCat([]byte{0x90, 96}, rtBE16(7), rtBE32(1), rtBE32(2), rtBE16(0xBEDE), rtBE16(1), rtBE32(0), rtRepeat(1, 10))
 	cases := []struct {
 		name string
 		b    []byte
@@ -35,7 +35,7 @@ func TestRTPFlows(t *testing.T) {
 	stream := func(pt uint8, seqs ...uint16) []rtPkt {
 		var p []rtPkt
 		for i, s := range seqs {
-			p = append(p, cs(rtpPacket(pt, s, uint32(i)*160, 0xCAFE, 160)))
+			p = append(p, rtUp(rtpPacket(pt, s, uint32(i)*160, 0xCAFE, 160)))
 		}
 		return p
 	}
@@ -49,25 +49,25 @@ func TestRTPFlows(t *testing.T) {
 		{name: "three packets", cli: "10.0.0.1:16384", srv: "10.0.0.2:16386", proto: IPProtoUDP,
 			pkts: stream(0, 100, 101, 102), want: "RTP", dpi: 3},
 		{name: "both directions", cli: "10.0.0.1:16384", srv: "10.0.0.2:16386", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(rtpPacket(0, 1, 0, 1, 160)), sc(rtpPacket(0, 900, 0, 2, 160)), cs(rtpPacket(0, 2, 160, 1, 160))}, want: "RTP", dpi: 3},
+			pkts: []rtPkt{rtUp(rtpPacket(0, 1, 0, 1, 160)), rtDown(rtpPacket(0, 900, 0, 2, 160)), rtUp(rtpPacket(0, 2, 160, 1, 160))}, want: "RTP", dpi: 3},
 		// A repeated sequence number in one direction is not a media stream.
 		{name: "repeated sequence", cli: "10.0.0.1:16384", srv: "10.0.0.2:16386", proto: IPProtoUDP,
 			pkts: stream(0, 7, 8, 7, 9, 10), want: "Unknown"},
 		{name: "RTCP only", cli: "10.0.0.1:16385", srv: "10.0.0.2:16387", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(rtcpRR(1)), sc(rtcpRR(2)), cs(rtcpRR(1)), sc(rtcpRR(2))}, want: "RTCP", dpi: 4},
+			pkts: []rtPkt{rtUp(rtcpRR(1)), rtDown(rtcpRR(2)), rtUp(rtcpRR(1)), rtDown(rtcpRR(2))}, want: "RTCP", dpi: 4},
 		{name: "well-known port", cli: "10.0.0.1:16384", srv: "10.0.0.2:500", proto: IPProtoUDP,
 			pkts: stream(0, 1, 2, 3), want: "IPSec"}, // guessed from the port
 		{name: "late start", cli: "10.0.0.1:16384", srv: "10.0.0.2:16386", proto: IPProtoUDP,
-			pkts: append([]rtPkt{cs([]byte("junk junk junk")), cs([]byte("more junk")), cs([]byte("and more")), cs([]byte("still"))}, stream(0, 1, 2, 3)...),
+			pkts: append([]rtPkt{rtUp([]byte("junk junk junk")), rtUp([]byte("more junk")), rtUp([]byte("and more")), rtUp([]byte("still"))}, stream(0, 1, 2, 3)...),
 			want: "Unknown"},
 		// RFC 4571: RTP over TCP with a 2-byte length prefix.
 		{name: "tcp framed", cli: "10.0.0.1:40000", srv: "10.0.0.2:5000", proto: IPProtoTCP,
-			pkts: []rtPkt{cs(cat(be16(172), rtpPacket(96, 1, 0, 1, 160))), cs(cat(be16(172), rtpPacket(96, 2, 0, 1, 160))), cs(cat(be16(172), rtpPacket(96, 3, 0, 1, 160)))},
+			pkts: []rtPkt{rtUp(rtCat(rtBE16(172), rtpPacket(96, 1, 0, 1, 160))), rtUp(rtCat(rtBE16(172), rtpPacket(96, 2, 0, 1, 160))), rtUp(rtCat(rtBE16(172), rtpPacket(96, 3, 0, 1, 160)))},
 			want: "RTP"},
 	}
 	for _, c := range cases {
-		r := runFlow(t, c.proto, c.cli, c.srv, c.pkts...)
-		if got := appName(r); got != c.want {
+		r := rtRun(t, c.proto, c.cli, c.srv, c.pkts...)
+		if got := rtAppName(r); got != c.want {
 			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
 		}
 		if c.dpi != 0 && r.DPIPackets != c.dpi {
@@ -79,7 +79,7 @@ func TestRTPFlows(t *testing.T) {
 func FuzzRTP(f *testing.F) {
 	f.Add(rtpPacket(0, 1, 2, 3, 20))
 	f.Add(rtcpRR(9))
-	f.Add(cat([]byte{0x90, 96}, be16(7), be32(1), be32(2), be16(0xBEDE), be16(1), be32(0)))
+	f.Add(rtCat([]byte{0x90, 96}, rtBE16(7), rtBE32(1), rtBE32(2), rtBE16(0xBEDE), rtBE16(1), rtBE32(0)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rtpKind(b)
 	})

@@ -474,7 +474,7 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 			stunDemux(c, st, info.data, depth+1)
 		}
 	case first >= 20 && first <= 63:
-		if !st.dtls && dtlsRecord(b) {
+		if !st.dtls && stunDTLSRecord(b) {
 			st.dtls = true
 			old := r.App
 			if old == ProtoRTP {
@@ -523,11 +523,11 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 	}
 }
 
-// dtlsRecord reports whether b starts with a DTLS record (RFC 9147 §4):
+// stunDTLSRecord reports whether b starts with a DTLS record (RFC 9147 §4):
 // change_cipher_spec, alert, handshake or application_data, version
 // 1.0/1.2 on the wire (or OpenSSL's pre-RFC 0x0100), a non-empty length
 // in bounds. Application data counts: calls are often captured mid-way.
-func dtlsRecord(b []byte) bool {
+func stunDTLSRecord(b []byte) bool {
 	if len(b) < 13 || b[0] < 20 || b[0] > 23 {
 		return false
 	}

@@ -7,9 +7,9 @@ import (
 )
 
 func TestParseSTUN(t *testing.T) {
-	tcpFramed := func(m []byte) []byte { return append(be16(uint16(len(m))), m...) } // RFC 4571 §2
-	msTURN := func(m []byte) []byte { // [MS-TURN] 2.2.3: 0xFF10, length, 8 more bytes
-		h := cat(be16(0xFF10), be16(uint16(len(m)+8)), repeatByte(0, 8))
+	tcpFramed := func(m []byte) []byte { return append(rtBE16(uint16(len(m))), m...) } // RFC 4571 §2
+	msTURN := func(m []byte) []byte {                                                  // [MS-TURN] 2.2.3: 0xFF10, length, 8 more bytes
+		h := rtCat(rtBE16(0xFF10), rtBE16(uint16(len(m)+8)), rtRepeat(0, 8))
 		return append(h, m...)
 	}
 	realm := func(s string) stunAttr { return stunAttr{0x0014, []byte(s)} }
@@ -27,7 +27,7 @@ func TestParseSTUN(t *testing.T) {
 		// RFC 5769 §2.2: Binding success response with XOR-MAPPED-ADDRESS.
 		{name: "binding response", b: bindingResponse(xorMapped4), want: stunYes, addrs: stunAttrMapped},
 		// RFC 3489 §11.1: classic STUN has no cookie; attributes must tile the body.
-		{name: "classic binding", b: stunMsg(0x0001, false, rfc5769TxID, stunAttr{0x0003, be32(0)}), want: stunYes},
+		{name: "classic binding", b: stunMsg(0x0001, false, rfc5769TxID, stunAttr{0x0003, rtBE32(0)}), want: stunYes},
 		{name: "classic bad type", b: stunMsg(0x0009, false, rfc5769TxID), want: stunNo},
 		// RFC 8656 §7.1: Allocate (method 3) makes the flow a TURN flow.
 		{name: "allocate", b: stunMsg(0x0003, true, rfc5769TxID, stunAttr{0x0019, []byte{17, 0, 0, 0}}), want: stunYes, turn: true},
@@ -40,15 +40,15 @@ func TestParseSTUN(t *testing.T) {
 		{name: "zero type", b: stunMsg(0x0000, true, rfc5769TxID), want: stunInvalid},
 		// RFC 4571 framing and trailing messages on TCP; the cookie is required there.
 		{name: "tcp framed", b: tcpFramed(bindingRequest()), tcp: true, want: stunYes},
-		{name: "tcp two messages", b: cat(bindingRequest(), bindingResponse()), tcp: true, want: stunYes},
+		{name: "tcp two messages", b: rtCat(bindingRequest(), bindingResponse()), tcp: true, want: stunYes},
 		{name: "tcp classic", b: stunMsg(0x0001, false, rfc5769TxID), tcp: true, want: stunNo},
 		{name: "ms-turn", b: msTURN(bindingRequest(xorMapped4)), want: stunYes, addrs: stunAttrMapped},
 		// Applications named by attributes and realms.
-		{name: "zoom attribute", b: bindingRequest(stunAttr{0x0103, be32(1)}), want: stunYes, app: ProtoZoom},
-		{name: "whatsapp attribute", b: bindingRequest(stunAttr{0x4002, be32(1)}), want: stunYes, app: ProtoWhatsAppCall},
+		{name: "zoom attribute", b: bindingRequest(stunAttr{0x0103, rtBE32(1)}), want: stunYes, app: ProtoZoom},
+		{name: "whatsapp attribute", b: bindingRequest(stunAttr{0x4002, rtBE32(1)}), want: stunYes, app: ProtoWhatsAppCall},
 		{name: "whatsapp message type", b: stunMsg(0x0801, true, rfc5769TxID), want: stunYes, app: ProtoWhatsAppCall},
 		{name: "teams candidate id", b: bindingRequest(stunAttr{0x8054, []byte{0x31, 0, 0, 0}}), want: stunYes, app: ProtoSkypeTeamsCall},
-		{name: "google attribute", b: bindingRequest(stunAttr{0xFF03, be32(1)}), want: stunYes, app: ProtoGoogleCall},
+		{name: "google attribute", b: bindingRequest(stunAttr{0xFF03, rtBE32(1)}), want: stunYes, app: ProtoGoogleCall},
 		{name: "realm google", b: stunMsg(0x0113, true, rfc5769TxID, realm("turn.google.com")), want: stunYes, app: ProtoGoogleCall, turn: true},
 		{name: "realm signal", b: stunMsg(0x0113, true, rfc5769TxID, realm("turn.signal.org")), want: stunYes, app: ProtoSignalVoip, turn: true},
 		{name: "realm facebook", b: stunMsg(0x0113, true, rfc5769TxID, realm("turner.facebook")), want: stunYes, app: ProtoFacebookVoip, turn: true},
@@ -91,7 +91,7 @@ func TestSTUNXORAddress(t *testing.T) {
 }
 
 func TestSTUNFlows(t *testing.T) {
-	wa := stunAttr{0x4000, be32(1)}
+	wa := stunAttr{0x4000, rtBE32(1)}
 	cases := []struct {
 		name, cli, srv string
 		proto          uint8
@@ -101,34 +101,34 @@ func TestSTUNFlows(t *testing.T) {
 		state          State
 	}{
 		{name: "binding only", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest()), sc(bindingResponse(xorMapped4))}, want: "STUN", dpi: 2, state: Partial},
+			pkts: []rtPkt{rtUp(bindingRequest()), rtDown(bindingResponse(xorMapped4))}, want: "STUN", dpi: 2, state: Partial},
 		// 1 classifying packet + 6 extra, as nDPI counts.
 		{name: "extra dissection ends", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest()), sc(bindingResponse(xorMapped4)), cs(bindingRequest()), sc(bindingResponse()),
-				cs(bindingRequest()), sc(bindingResponse()), cs(bindingRequest()), sc(bindingResponse()), cs(bindingRequest())},
+			pkts: []rtPkt{rtUp(bindingRequest()), rtDown(bindingResponse(xorMapped4)), rtUp(bindingRequest()), rtDown(bindingResponse()),
+				rtUp(bindingRequest()), rtDown(bindingResponse()), rtUp(bindingRequest()), rtDown(bindingResponse()), rtUp(bindingRequest())},
 			want: "STUN", dpi: 7, state: Classified},
 		{name: "whatsapp then SRTP", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest(wa)), sc(bindingResponse(xorMapped4)), cs(rtpPacket(120, 1, 160, 7, 40))},
+			pkts: []rtPkt{rtUp(bindingRequest(wa)), rtDown(bindingResponse(xorMapped4)), rtUp(rtpPacket(120, 1, 160, 7, 40))},
 			want: "SRTP.WhatsAppCall", state: Partial},
 		{name: "plain STUN then RTP", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest()), sc(bindingResponse()), cs(rtpPacket(0, 1, 160, 7, 40))},
+			pkts: []rtPkt{rtUp(bindingRequest()), rtDown(bindingResponse()), rtUp(rtpPacket(0, 1, 160, 7, 40))},
 			want: "STUN.RTP", state: Partial},
 		// RFC 7983 demultiplexing: DTLS after STUN keeps the application.
 		{name: "google realm then DTLS", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(stunMsg(0x0113, true, rfc5769TxID, stunAttr{0x0014, []byte("turn.l.google.com")})), cs(dtlsClientHello())},
+			pkts: []rtPkt{rtUp(stunMsg(0x0113, true, rfc5769TxID, stunAttr{0x0014, []byte("turn.l.google.com")})), rtUp(stunTestDTLS())},
 			want: "DTLS.GoogleCall", host: "turn.l.google.com", state: Partial},
 		{name: "google call by address", cli: "10.0.0.1:40000", srv: "74.125.250.10:19302", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest())}, want: "STUN.GoogleCall", state: Partial},
+			pkts: []rtPkt{rtUp(bindingRequest())}, want: "STUN.GoogleCall", state: Partial},
 		{name: "google call by IPv6 address", cli: "[2001:db8::1]:40000", srv: "[2001:4860:4864:6::81]:19305", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest())}, want: "STUN.GoogleCall", state: Partial},
+			pkts: []rtPkt{rtUp(bindingRequest())}, want: "STUN.GoogleCall", state: Partial},
 		// TURN ChannelData (RFC 8656 §12.4) carrying RTP on a WhatsApp relay.
 		{name: "turn channel data", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(stunMsg(0x0003, true, rfc5769TxID, wa)), cs(cat(be16(0x4000), be16(52), rtpPacket(120, 1, 1, 1, 40)))},
+			pkts: []rtPkt{rtUp(stunMsg(0x0003, true, rfc5769TxID, wa)), rtUp(rtCat(rtBE16(0x4000), rtBE16(52), rtpPacket(120, 1, 1, 1, 40)))},
 			want: "SRTP.WhatsAppCall", state: Partial},
 		{name: "tcp framed", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoTCP,
-			pkts: []rtPkt{cs(cat(be16(20), bindingRequest()))}, want: "STUN", state: Partial},
+			pkts: []rtPkt{rtUp(rtCat(rtBE16(20), bindingRequest()))}, want: "STUN", state: Partial},
 		{name: "multicast is not STUN", cli: "10.0.0.1:40000", srv: "239.1.1.1:3478", proto: IPProtoUDP,
-			pkts: []rtPkt{cs(bindingRequest())}, want: "STUN", state: Inspecting}, // then guessed by port only
+			pkts: []rtPkt{rtUp(bindingRequest())}, want: "STUN", state: Inspecting}, // then guessed by port only
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -139,7 +139,7 @@ func TestSTUNFlows(t *testing.T) {
 				t.Errorf("state %v, want %v", f.Result.State, c.state)
 			}
 			r := w.result(s)
-			if got := appName(r); got != c.want {
+			if got := rtAppName(r); got != c.want {
 				t.Errorf("got %s, want %s", got, c.want)
 			}
 			if r.Hostname != c.host {
@@ -158,16 +158,16 @@ func TestSTUNFlows(t *testing.T) {
 func TestSTUNPeerCache(t *testing.T) {
 	w := newWorld(t)
 	a := w.flow(IPProtoUDP, "10.0.0.1:40000", "31.13.86.48:3478")
-	a.play(cs(bindingRequest(stunAttr{0x4000, be32(1)})))
+	a.play(rtUp(bindingRequest(stunAttr{0x4000, rtBE32(1)})))
 	b := w.flow(IPProtoUDP, "10.0.0.1:40000", "203.0.113.9:61000")
-	b.play(cs(bindingRequest()))
+	b.play(rtUp(bindingRequest()))
 	other := w.flow(IPProtoUDP, "10.0.0.2:40000", "203.0.113.10:61000")
-	other.play(cs(bindingRequest()))
-	if r := w.result(b); appName(r) != "STUN.WhatsAppCall" || r.Confidence != ConfPeerCache {
-		t.Errorf("cached peer: got %s (%v), want STUN.WhatsAppCall from the peer cache", appName(r), r.Confidence)
+	other.play(rtUp(bindingRequest()))
+	if r := w.result(b); rtAppName(r) != "STUN.WhatsAppCall" || r.Confidence != ConfPeerCache {
+		t.Errorf("cached peer: got %s (%v), want STUN.WhatsAppCall from the peer cache", rtAppName(r), r.Confidence)
 	}
-	if r := w.result(other); appName(r) != "STUN" || r.Confidence != ConfDPI {
-		t.Errorf("unrelated client: got %s, want STUN", appName(r))
+	if r := w.result(other); rtAppName(r) != "STUN" || r.Confidence != ConfDPI {
+		t.Errorf("unrelated client: got %s, want STUN", rtAppName(r))
 	}
 }
 
@@ -190,19 +190,19 @@ func TestSTUNPeerCacheBoundsAndExpiry(t *testing.T) {
 	}
 }
 
-func TestDTLSRecord(t *testing.T) {
+func TestSTUNDTLSRecord(t *testing.T) {
 	cases := []struct {
 		b    []byte
 		want bool
 	}{
-		{dtlsClientHello(), true},
-		{cat([]byte{23, 0xfe, 0xfd}, repeatByte(0, 8), be16(4), repeatByte(9, 4)), true}, // application data
-		{cat([]byte{22, 0x03, 0x03}, repeatByte(0, 8), be16(4), repeatByte(9, 4)), false}, // TLS, not DTLS
-		{cat([]byte{22, 0xfe, 0xfd}, repeatByte(0, 8), be16(40), repeatByte(9, 4)), false}, // overlong
-		{dtlsClientHello()[:12], false},
+		{stunTestDTLS(), true},
+		{rtCat([]byte{23, 0xfe, 0xfd}, rtRepeat(0, 8), rtBE16(4), rtRepeat(9, 4)), true},   // application data
+		{rtCat([]byte{22, 0x03, 0x03}, rtRepeat(0, 8), rtBE16(4), rtRepeat(9, 4)), false},  // TLS, not DTLS
+		{rtCat([]byte{22, 0xfe, 0xfd}, rtRepeat(0, 8), rtBE16(40), rtRepeat(9, 4)), false}, // overlong
+		{stunTestDTLS()[:12], false},
 	}
 	for i, c := range cases {
-		if got := dtlsRecord(c.b); got != c.want {
+		if got := stunDTLSRecord(c.b); got != c.want {
 			t.Errorf("%d: got %v, want %v", i, got, c.want)
 		}
 	}
@@ -212,12 +212,12 @@ func FuzzSTUN(f *testing.F) {
 	f.Add(bindingRequest(), false)
 	f.Add(bindingResponse(xorMapped4), false)
 	f.Add(stunMsg(0x0113, true, rfc5769TxID, stunAttr{0x0014, []byte("turn.example.org")}, stunAttr{0x0013, rtpPacket(0, 1, 1, 1, 8)}), false)
-	f.Add(cat(be16(20), bindingRequest()), true)
-	f.Add(stunMsg(0x0001, false, rfc5769TxID, stunAttr{0x0003, be32(0)}), false)
+	f.Add(rtCat(rtBE16(20), bindingRequest()), true)
+	f.Add(stunMsg(0x0001, false, rfc5769TxID, stunAttr{0x0003, rtBE32(0)}), false)
 	f.Fuzz(func(t *testing.T, b []byte, tcp bool) {
 		var info stunInfo
 		parseSTUN(b, tcp, &info)
-		dtlsRecord(b)
+		stunDTLSRecord(b)
 		var txid [12]byte
 		stunXORAddr(b, &txid)
 	})

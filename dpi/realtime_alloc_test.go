@@ -8,23 +8,23 @@ import (
 // realtimeMix is one set of flows exercising the family's dissectors,
 // including the STUN demultiplexer, the peer cache and hostnames.
 func realtimeMix() []realtimeCase {
-	wa := stunAttr{0x4000, be32(1)}
+	wa := stunAttr{0x4000, rtBE32(1)}
 	return []realtimeCase{
 		udpCase("stun", "10.0.0.1:0", "198.51.100.7:3478", "",
-			cs(bindingRequest(wa)), sc(bindingResponse(xorMapped4)), cs(rtpPacket(120, 1, 1, 1, 40)),
-			cs(dtlsClientHello()), sc(bindingResponse()), cs(rtpPacket(120, 2, 2, 1, 40)), cs(rtpPacket(120, 3, 3, 1, 40))),
+			rtUp(bindingRequest(wa)), rtDown(bindingResponse(xorMapped4)), rtUp(rtpPacket(120, 1, 1, 1, 40)),
+			rtUp(stunTestDTLS()), rtDown(bindingResponse()), rtUp(rtpPacket(120, 2, 2, 1, 40)), rtUp(rtpPacket(120, 3, 3, 1, 40))),
 		udpCase("realm", "10.0.0.1:0", "198.51.100.8:3478", "",
-			cs(stunMsg(0x0113, true, rfc5769TxID, stunAttr{0x0014, []byte("turn.l.google.com")}))),
+			rtUp(stunMsg(0x0113, true, rfc5769TxID, stunAttr{0x0014, []byte("turn.l.google.com")}))),
 		udpCase("rtp", "10.0.0.1:0", "10.0.0.2:16386", "",
-			cs(rtpPacket(0, 1, 1, 1, 160)), cs(rtpPacket(0, 2, 2, 1, 160)), cs(rtpPacket(0, 3, 3, 1, 160))),
-		udpCase("sip", "10.0.0.1:0", "10.0.0.2:5060", "", cs(sipInvite)),
-		udpCase("mgcp", "10.0.0.1:0", "10.0.0.2:2427", "", cs(mgcpRQNT)),
+			rtUp(rtpPacket(0, 1, 1, 1, 160)), rtUp(rtpPacket(0, 2, 2, 1, 160)), rtUp(rtpPacket(0, 3, 3, 1, 160))),
+		udpCase("sip", "10.0.0.1:0", "10.0.0.2:5060", "", rtUp(sipInvite)),
+		udpCase("mgcp", "10.0.0.1:0", "10.0.0.2:2427", "", rtUp(mgcpRQNT)),
 		udpCase("raknet", "10.0.0.1:0", "10.0.0.2:19132", "",
-			cs(raknetMsg(0x05, nil, cat([]byte{10}, repeatByte(0, 100)))),
-			sc(raknetMsg(0x06, nil, cat(be32(1), be32(2), []byte{0}, be16(1400)))),
-			cs(raknetMsg(0x07, nil, cat([]byte{4, 10, 0, 0, 2, 0x4a, 0xbc}, be16(1400), be32(1), be32(2))))),
-		udpCase("noise", "10.0.0.1:0", "10.0.0.2:41000", "", cs([]byte("0123456789abcdef0123")), sc([]byte("xyz")), cs([]byte("qrstuvwxyz0123456789"))),
-		tcpCase("skinny", "10.0.0.1:0", "10.0.0.2:2000", "", cs(sccpRegister)),
+			rtUp(raknetMsg(0x05, nil, rtCat([]byte{10}, rtRepeat(0, 100)))),
+			rtDown(raknetMsg(0x06, nil, rtCat(rtBE32(1), rtBE32(2), []byte{0}, rtBE16(1400)))),
+			rtUp(raknetMsg(0x07, nil, rtCat([]byte{4, 10, 0, 0, 2, 0x4a, 0xbc}, rtBE16(1400), rtBE32(1), rtBE32(2))))),
+		udpCase("noise", "10.0.0.1:0", "10.0.0.2:41000", "", rtUp([]byte("0123456789abcdef0123")), rtDown([]byte("xyz")), rtUp([]byte("qrstuvwxyz0123456789"))),
+		tcpCase("skinny", "10.0.0.1:0", "10.0.0.2:2000", "", rtUp(sccpRegister)),
 	}
 }
 

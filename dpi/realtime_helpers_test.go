@@ -13,8 +13,8 @@ type rtPkt struct {
 	b []byte
 }
 
-func cs(b []byte) rtPkt { return rtPkt{ToServer, b} }
-func sc(b []byte) rtPkt { return rtPkt{ToClient, b} }
+func rtUp(b []byte) rtPkt   { return rtPkt{ToServer, b} }
+func rtDown(b []byte) rtPkt { return rtPkt{ToClient, b} }
 
 // rtWorld is one engine under test whose ended flows are recorded by
 // their endpoints, so several flows can share the engine's caches.
@@ -65,9 +65,9 @@ func (w *rtWorld) result(s *sim) Result {
 	return r
 }
 
-// runFlow sends the payloads of one flow through a fresh engine and
+// rtRun sends the payloads of one flow through a fresh engine and
 // returns the flow's final result.
-func runFlow(t testing.TB, proto uint8, cli, srv string, pkts ...rtPkt) Result {
+func rtRun(t testing.TB, proto uint8, cli, srv string, pkts ...rtPkt) Result {
 	t.Helper()
 	w := newWorld(t)
 	s := w.flow(proto, cli, srv)
@@ -75,7 +75,7 @@ func runFlow(t testing.TB, proto uint8, cli, srv string, pkts ...rtPkt) Result {
 	return w.result(s)
 }
 
-func appName(r Result) string { return DefaultCatalog().AppName(&r) }
+func rtAppName(r Result) string { return DefaultCatalog().AppName(&r) }
 
 // rtpPacket builds an RTP packet (RFC 3550 §5.1): V=2, no padding,
 // extension or CSRCs, marker clear.
@@ -150,14 +150,14 @@ func bindingResponse(attrs ...stunAttr) []byte {
 // xorMapped4 is RFC 5769 §2.2's XOR-MAPPED-ADDRESS: 192.0.2.1:32853.
 var xorMapped4 = stunAttr{0x0020, []byte{0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43}}
 
-// dtlsClientHello is a DTLS 1.2 handshake record header with a short body
+// stunTestDTLS is a DTLS 1.2 handshake record header with a short body
 // (RFC 9147 §4, RFC 6347 §4.1).
-func dtlsClientHello() []byte {
+func stunTestDTLS() []byte {
 	b := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12}
 	return append(b, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
-func repeatByte(c byte, n int) []byte {
+func rtRepeat(c byte, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = c
@@ -165,7 +165,7 @@ func repeatByte(c byte, n int) []byte {
 	return b
 }
 
-func cat(parts ...[]byte) []byte {
+func rtCat(parts ...[]byte) []byte {
 	var b []byte
 	for _, p := range parts {
 		b = append(b, p...)
@@ -173,7 +173,7 @@ func cat(parts ...[]byte) []byte {
 	return b
 }
 
-func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
-func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
-func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
-func le16(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
+func rtLE32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+func rtBE32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+func rtBE16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+func rtLE16(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
