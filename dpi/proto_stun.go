@@ -474,7 +474,12 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 			stunDemux(c, st, info.data, depth+1)
 		}
 	case first >= 20 && first <= 63:
-		if !st.dtls && stunDTLSRecord(b) {
+		if !stunDTLSRecord(b) {
+			return
+		}
+		if !st.dtls {
+			// The flow becomes DTLS, keeping a real application (nDPI:
+			// DTLS.GoogleCall); DTLS needs room for its handshake.
 			st.dtls = true
 			old := r.App
 			if old == ProtoRTP {
@@ -487,6 +492,7 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 			c.Set(ProtoDTLS, old)
 			st.max = uint8(min(255, int(st.max)+stunDTLSExtra))
 		}
+		stunObserveDTLS(c, b)
 	case first >= 64 && first <= 79:
 		// TURN ChannelData (RFC 8656 §12.4): channel, length, data.
 		if st.turn && len(b) >= 4 {
@@ -522,6 +528,17 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 		}
 	}
 }
+
+// stunObserveDTLS hands a DTLS datagram met on a STUN flow to the DTLS
+// dissector's metadata reader (JA4, certificate), which the flow's owner
+// would otherwise never run. The DTLS dissector lives in the core family;
+// until it is merged this is a no-op. Merge: replace the body with
+//
+//	saved := c.Payload
+//	c.Payload = b
+//	dtlsObserve(c)
+//	c.Payload = saved
+func stunObserveDTLS(c *Ctx, b []byte) {}
 
 // stunDTLSRecord reports whether b starts with a DTLS record (RFC 9147 §4):
 // change_cipher_spec, alert, handshake or application_data, version
