@@ -9,7 +9,7 @@ var realtimeDissectors = []dissector{
 	{name: "Source_Engine", l4: onUDP, udpPorts: []uint16{27015}, fn: dissectSourceEngine},
 	{name: "KCP", l4: onUDP, fn: dissectKCP},
 	{name: "RakNet", l4: onUDP, udpPorts: []uint16{19132}, fn: dissectRakNet},
-	{name: "GenshinImpact", l4: onTCP | onUDP, udpPorts: []uint16{22101, 22102}, fn: dissectGenshin},
+	{name: "GenshinImpact", l4: onTCP | onUDP, udpPorts: []uint16{22102}, fn: dissectGenshin},
 	{name: "LoLWildRift", l4: onUDP, fn: dissectLoLWildRift},
 	{name: "RiotGames", l4: onUDP, fn: dissectRiotGames},
 	{name: "Heroes_of_the_Storm", l4: onUDP, udpPorts: []uint16{1119, 3724}, fn: dissectHotS},
@@ -55,10 +55,8 @@ type realtimeState struct {
 // realtimePorts are nDPI's default ports of this family's protocols (see
 // ports.go; protocols already in corePorts are not repeated).
 var realtimePorts = []string{
-	"STUN t:3478", "CiscoSkinny t:2000", "OICQ u:8000", "GenshinImpact u:22101,22102",
-	"Viber t:4244,5242,5243,7985 u:4244,5242,5243,7985,7987", "Mumble t:64738 u:64738",
-	"TeamSpeak u:9987", "Zoom u:8801-8804,8806-8810", "WorldOfWarcraft t:3724", "UFTP u:1044",
-	"Spotify t:4070",
+	"CiscoSkinny t:2000", "OICQ u:8000", "GenshinImpact u:22102",
+	"Viber t:4244,5242,5243,7985 u:4244,5242,5243,7985,7987",
 }
 
 // realtimeShared is engine-wide state of this family. One per engine.
