@@ -44,10 +44,15 @@ func dissectSIP(c *Ctx) Status {
 
 func sipPort(p uint16) bool { return p == 5060 || p == 5061 }
 
-// sipStart matches a SIP start line case-insensitively, without copying.
+// sipStart matches a SIP start line case-insensitively, without copying;
+// the first letter picks the candidates.
 func sipStart(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	first := b[0] | 0x20
 	for _, s := range sipStarts {
-		if len(b) > len(s) && bytes.EqualFold(b[:len(s)], s) {
+		if s[0] == first && len(b) > len(s) && bytes.EqualFold(b[:len(s)], s) {
 			return true
 		}
 	}
