@@ -162,7 +162,11 @@ func dissectTeamSpeak(c *Ctx) Status {
 // dissectTelegram: Telegram's MTProto over TCP to ports 443/80/25 in the
 // "abridged" framing (0xEF, then a length in 4-byte words), and its UDP
 // relays on ports 500-600, whose packets carry a run of twelve 0xFF bytes.
+// A relay flow is then watched for the calls it carries (stunTelegram).
 func dissectTelegram(c *Ctx) Status {
+	if st := &c.s.realtime.stun; st.tgRelay {
+		return stunTelegramExtra(c, st)
+	}
 	b := c.Payload
 	if c.L4() == IPProtoTCP {
 		if len(b) <= 56 {
@@ -189,7 +193,7 @@ func dissectTelegram(c *Ctx) Status {
 	}
 	if run == 12 {
 		c.Set(ProtoTelegram, 0)
-		return Done
+		return stunTelegram(c)
 	}
 	return Exclude
 }

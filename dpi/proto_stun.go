@@ -30,6 +30,7 @@ type stunState struct {
 	active  bool  // classified: now demultiplexing extra packets
 	turn    bool  // a TURN method was seen (ChannelData may follow)
 	dtls    bool  // switched to DTLS
+	tgRelay bool  // a Telegram relay flow: STUN/DTLS/RTP wrapped in its framing
 	pkts    uint8 // STUN messages seen before classification
 	checked uint8 // extra packets inspected
 	max     uint8 // extra packets allowed
@@ -288,6 +289,9 @@ func stunRealApp(app ProtoID) bool {
 func dissectSTUN(c *Ctx) Status {
 	st := &c.s.realtime.stun
 	if st.active {
+		if st.tgRelay {
+			return Exclude // the Telegram dissector owns the flow
+		}
 		return stunExtra(c, st)
 	}
 	if d := c.Pkt.Dst; d.Is4() && (d.IsMulticast() || d == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
@@ -321,6 +325,9 @@ func stunFlowApp(c *Ctx, st *stunState, info *stunInfo) ProtoID {
 		st.turn = true
 	}
 	r := &c.Flow.Result
+	if r.Master == ProtoTelegram {
+		app = ProtoTelegramVoip // STUN inside Telegram's relay framing
+	}
 	realApp := r.App != 0 && r.App != r.Master && stunRealApp(r.App)
 	// Signal's relays listen on port 10000; a weak hint, so give the
 	// other signatures a few packets first.
@@ -409,11 +416,38 @@ func stunGoogleCall(cli, srv netip.AddrPort) bool {
 
 // stunMaster is the master to keep when the application changes.
 func stunMaster(r *Result) ProtoID {
-	if r.Master != 0 {
+	if r.Master != 0 && r.Master != ProtoTelegram {
 		return r.Master
 	}
 	return ProtoSTUN
 }
+
+// stunTelegram starts watching a Telegram UDP relay flow: for calls its
+// datagrams wrap STUN, DTLS and RTP (a 24-byte header whose last two bytes
+// are the inner length), which turn it into STUN.TelegramVoip and the like.
+func stunTelegram(c *Ctx) Status {
+	st := &c.s.realtime.stun
+	st.active, st.tgRelay, st.max = true, true, stunExtraPackets
+	return More
+}
+
+// stunTelegramExtra unwraps one relay datagram.
+func stunTelegramExtra(c *Ctx, st *stunState) Status {
+	b := c.Payload
+	// Twelve 0xFF bytes at offset 16 mark Telegram's own control packets.
+	if len(b) > 28 && !bytes.Equal(b[16:28], telegramMark[:]) {
+		if n := int(binary.BigEndian.Uint16(b[22:])); 24+n <= len(b) {
+			stunDemux(c, st, b[24:24+n], 0)
+		}
+	}
+	st.checked++
+	if st.checked >= st.max || !stunKeepGoing(c, st) {
+		return Done
+	}
+	return More
+}
+
+var telegramMark = [12]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // stunExtra inspects one packet after classification.
 func stunExtra(c *Ctx, st *stunState) Status {

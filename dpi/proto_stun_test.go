@@ -127,6 +127,13 @@ func TestSTUNFlows(t *testing.T) {
 			want: "SRTP.WhatsAppCall", state: Partial},
 		{name: "tcp framed", cli: "10.0.0.1:40000", srv: "198.51.100.7:3478", proto: IPProtoTCP,
 			pkts: []rtPkt{rtUp(rtCat(rtBE16(20), bindingRequest()))}, want: "STUN", state: Partial},
+		// Telegram's relay framing: a control datagram, then STUN wrapped
+		// after a 24-byte header ending with the inner length.
+		{name: "telegram relay call", cli: "10.0.0.1:40000", srv: "149.154.167.51:596", proto: IPProtoUDP,
+			pkts: []rtPkt{
+				rtUp(rtCat(rtRepeat(1, 16), rtRepeat(0xff, 12), rtRepeat(2, 20))),
+				rtUp(rtCat(rtRepeat(3, 22), rtBE16(20), bindingRequest())),
+			}, want: "STUN.TelegramVoip", state: Partial},
 		{name: "multicast is not STUN", cli: "10.0.0.1:40000", srv: "239.1.1.1:3478", proto: IPProtoUDP,
 			pkts: []rtPkt{rtUp(bindingRequest())}, want: "STUN", state: Inspecting}, // then guessed by port only
 	}
