@@ -141,7 +141,7 @@ func TestSTUNFlows(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorld(t)
 			s := w.flow(c.proto, c.cli, c.srv)
-			f := s.play(c.pkts...)
+			f := s.rtPlay(c.pkts...)
 			if f.Result.State != c.state {
 				t.Errorf("state %v, want %v", f.Result.State, c.state)
 			}
@@ -165,11 +165,11 @@ func TestSTUNFlows(t *testing.T) {
 func TestSTUNPeerCache(t *testing.T) {
 	w := newWorld(t)
 	a := w.flow(IPProtoUDP, "10.0.0.1:40000", "31.13.86.48:3478")
-	a.play(rtUp(bindingRequest(stunAttr{0x4000, rtBE32(1)})))
+	a.rtPlay(rtUp(bindingRequest(stunAttr{0x4000, rtBE32(1)})))
 	b := w.flow(IPProtoUDP, "10.0.0.1:40000", "203.0.113.9:61000")
-	b.play(rtUp(bindingRequest()))
+	b.rtPlay(rtUp(bindingRequest()))
 	other := w.flow(IPProtoUDP, "10.0.0.2:40000", "203.0.113.10:61000")
-	other.play(rtUp(bindingRequest()))
+	other.rtPlay(rtUp(bindingRequest()))
 	if r := w.result(b); rtAppName(r) != "STUN.WhatsAppCall" || r.Confidence != ConfPeerCache {
 		t.Errorf("cached peer: got %s (%v), want STUN.WhatsAppCall from the peer cache", rtAppName(r), r.Confidence)
 	}

@@ -41,9 +41,9 @@ func (w *rtWorld) flow(proto uint8, cli, srv string) *sim {
 	return s
 }
 
-// play sends the payloads (after a handshake for TCP) and returns the
+// rtPlay sends the payloads (after a handshake for TCP) and returns the
 // flow as it stands, without ending it.
-func (s *sim) play(pkts ...rtPkt) *Flow {
+func (s *sim) rtPlay(pkts ...rtPkt) *Flow {
 	if s.proto == IPProtoTCP {
 		s.handshake()
 	}
@@ -71,7 +71,7 @@ func rtRun(t testing.TB, proto uint8, cli, srv string, pkts ...rtPkt) Result {
 	t.Helper()
 	w := newWorld(t)
 	s := w.flow(proto, cli, srv)
-	s.play(pkts...)
+	s.rtPlay(pkts...)
 	return w.result(s)
 }
 
