@@ -74,7 +74,7 @@ func buildMix(copies int) *prebuilt {
 	return pb
 }
 
-func (pb *prebuilt) play(tb testing.TB, e *Engine, p *Packet, now *int64) {
+func (pb *prebuilt) replay(tb testing.TB, e *Engine, p *Packet, now *int64) {
 	for _, raw := range pb.sets[pb.next%len(pb.sets)] {
 		if err := p.DecodeIP(raw); err != nil {
 			tb.Fatal(err)
@@ -95,7 +95,7 @@ func TestRealtimeAllocs(t *testing.T) {
 	now := int64(1_700_000_000e9)
 	// Each run ends its flows, so scratches and metadata are recycled as
 	// they are in a long-running engine.
-	allocs := testing.AllocsPerRun(runs, func() { pb.rtPlay(t, e, &p, &now); e.Flush() })
+	allocs := testing.AllocsPerRun(runs, func() { pb.replay(t, e, &p, &now); e.Flush() })
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per set of %d flows", allocs, len(realtimeMix()))
 	}
@@ -110,7 +110,7 @@ func BenchmarkRealtimeFlows(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		pb.rtPlay(b, e, &p, &now)
+		pb.replay(b, e, &p, &now)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*pkts), "ns/pkt")
 }
