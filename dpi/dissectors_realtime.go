@@ -25,6 +25,7 @@ var realtimeDissectors = []dissector{
 	{name: "WhatsApp", l4: onTCP, tcpPorts: []uint16{5222}, fn: dissectWhatsApp},
 	{name: "Threema", l4: onTCP, tcpPorts: []uint16{5222}, fn: dissectThreema},
 	{name: "Telegram", l4: onTCP | onUDP, fn: dissectTelegram},
+	{name: "TruPhone", l4: onTCP, fn: dissectTruPhone},
 	{name: "Viber", l4: onTCP | onUDP, tcpPorts: []uint16{4244, 5242, 5243, 7985}, udpPorts: []uint16{7985, 7987}, fn: dissectViber},
 	{name: "Discord", l4: onUDP, fn: dissectDiscord},
 	{name: "Zoom", l4: onUDP, udpPorts: []uint16{8801, 8802, 8803, 8804, 8805, 8806, 8807, 8808, 8809, 8810}, fn: dissectZoom},

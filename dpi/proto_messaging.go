@@ -218,3 +218,18 @@ func dissectSpotify(c *Ctx) Status {
 	}
 	return Exclude
 }
+
+// dissectTruPhone: TruPhone's chat is XMPP (RFC 6120 §4.7): the client's
+// stream header addresses its domain, im.truphone.com. Other XMPP streams
+// are left to the Jabber dissector.
+func dissectTruPhone(c *Ctx) Status {
+	b := c.Payload
+	if !bytes.HasPrefix(b, []byte("<?xml")) && !bytes.HasPrefix(b, []byte("<stream:stream")) {
+		return Exclude
+	}
+	if bytes.Contains(b, []byte("to='im.truphone.com'")) || bytes.Contains(b, []byte(`to="im.truphone.com"`)) {
+		c.Set(ProtoTruPhone, 0)
+		return Done
+	}
+	return Exclude
+}

@@ -315,6 +315,9 @@ func dissectSTUN(c *Ctx) Status {
 	if !stunKeepGoing(c, st) {
 		return Done
 	}
+	// Later packets may turn STUN into DTLS or SRTP, name the
+	// application or bring the realm.
+	c.Pending(FieldApp | FieldHostname)
 	return More
 }
 
@@ -428,6 +431,7 @@ func stunMaster(r *Result) ProtoID {
 func stunTelegram(c *Ctx) Status {
 	st := &c.s.realtime.stun
 	st.active, st.tgRelay, st.max = true, true, stunExtraPackets
+	c.Pending(FieldApp | FieldHostname)
 	return More
 }
 

@@ -99,5 +99,6 @@ func zoomFound(c *Ctx, master ProtoID) Status {
 		return Done
 	}
 	c.Set(0, ProtoZoom)
+	c.Pending(FieldApp) // media may still show, making it SRTP.Zoom
 	return More
 }
