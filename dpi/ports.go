@@ -163,6 +163,8 @@ func ipProtoApp(proto uint8) ProtoID {
 		return ProtoVRRP
 	case 103:
 		return ProtoIPPIM
+	case 113: // PGM, reliable multicast (RFC 3208)
+		return ProtoPGM
 	case IPProtoSCTP:
 		return ProtoSCTP
 	}
