@@ -28,16 +28,15 @@ var corePorts = []string{
 	"Radius u:1812,1813,1645,1646", "SIP t:5060,5061 u:5060,5061", "STUN u:3478",
 	"OpenVPN t:1194 u:1194", "IPSec t:500 u:500,4500", "WireGuard u:51820",
 	"BitTorrent t:51413,53646 u:6771,51413", "Service_Location_Protocol t:427 u:427",
-	"Redis t:6379", "MongoDB t:27017", "Memcached t:11211 u:11211", "MQTT t:1883,8883",
+	"RESP t:6379", "MongoDB t:27017", "Memcached t:11211 u:11211", "MQTT t:1883,8883",
 	"AMQP t:5672", "Kafka t:9092", "Modbus t:502", "DNP3 t:20000", "IEC60870 t:2404",
 	"RTSP t:554 u:554", "RTMP t:1935", "VNC t:5900,5901", "SOCKS t:1080 u:1080",
 	"HTTP_Proxy t:8080,3128", "DoH_DoT t:853 u:784,853", "LLMNR t:5355 u:5355", "COAP u:5683,5684",
 	"NAT-PMP u:5351", "TFTP u:69", "Git t:9418", "UBNTAC2 u:10001", "collectd u:25826",
-	"IAX u:4569", "MGCP u:2427,2727", "H323 t:1719,1720 u:1719,1720", "PPTP t:1723", "L2TP u:1701",
-	"Teredo u:3544", "CAPWAP u:5246,5247", "HSRP u:1985,2029", "Skinny t:2000", "VXLAN u:4789",
-	"Zabbix t:10050,10051", "AJP t:8009", "Jabber t:5222,5269", "Oracle t:1521", "AFP t:548",
+	"IAX u:4569", "MGCP u:2427,2727", "H323 t:1719,1720 u:1719,1720", "PPTP t:1723", "Teredo u:3544", "CAPWAP u:5246,5247", "HSRP u:1985,2029", "VXLAN u:4789",
+	"Zabbix t:10050,10051", "AJP t:8009", "Oracle t:1521", "AFP t:548",
 	"Citrix t:1494,2598", "TeamViewer t:5938 u:5938", "Dropbox u:17500", "NetFlow u:2055",
-	"sFlow u:6343", "IPFIX u:4739", "Diameter t:3868", "SMPP t:2775", "DCE_RPC t:135",
+	"sFlow u:6343", "Diameter t:3868", "SMPP t:2775", "DCERPC t:135",
 	"Munin t:4949", "Nats t:4222", "CPHA u:8116", "Cassandra t:9042", "EthernetIP t:44818",
 	"BACnet u:47808", "S7Comm t:102", "WSD u:3702", "OPC-UA t:4840", "GTP_U u:2152",
 	"GTP_C u:2123", "PFCP u:8805", "Whois-DAS t:43", "Elasticsearch t:9200", "RSYNC t:873",
@@ -45,12 +44,9 @@ var corePorts = []string{
 	"Usenet t:119", "CoAP", "RTCP", "RX u:7000-7009", "LISP u:4341,4342", "HL7 t:2575",
 	"IEC62056 t:4059 u:4059", "MpegDash", "Bitcoin t:8333", "Ethereum t:30303",
 	"Mining", "KNXnet_IP u:3671", "IMO", "Nintendo", "Steam u:27015,27016,27017",
-	"Xbox u:3074,3075,3076", "Starcraft t:1119 u:1119", "Minecraft t:25565",
-	"SNMP", "TPKT t:3389", "NetBIOS", "Kerberos", "Apple_Push t:5223", "OpenFlow t:6653",
+	"Xbox u:3074,3075,3076", "Starcraft t:1119 u:1119", "SNMP", "NetBIOS", "Kerberos", "OpenFlow t:6653",
 	"Thrift t:9090", "SOMEIP t:30491,30501 u:30491,30501", "CiscoVPN t:10000 u:10000",
-	"Lustre t:988", "ClickHouse t:9000", "Beckhoff_ADS t:48898", "ISO9506-1-MMS", "DICOM t:104",
-	"FastCGI", "Tailscale u:41641", "Alicloud", "RakNet u:19132", "SRVLOC",
-}
+	"Lustre t:988", "ClickHouse t:9000", "BeckhoffADS t:48898", "ISO9506-1-MMS", "FastCGI", "Tailscale u:41641", "Alicloud", "RakNet u:19132"}
 
 type portKey struct {
 	l4   uint8
@@ -65,7 +61,7 @@ var guessPorts = func() map[portKey]ProtoID {
 		fields := strings.Fields(line)
 		id, ok := ProtoByName(fields[0])
 		if !ok {
-			continue // names not in this nDPI snapshot are skipped (a test lists them)
+			panic("dpi: defaultPorts names unknown protocol " + fields[0]) // any test catches it
 		}
 		for _, f := range fields[1:] {
 			l4 := uint8(IPProtoTCP)
