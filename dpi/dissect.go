@@ -37,19 +37,6 @@ type dissector struct {
 	fn func(c *Ctx) Status
 }
 
-func (d *dissector) hinted(l4 uint8, a, b uint16) bool {
-	ports := d.tcpPorts
-	if l4 == IPProtoUDP {
-		ports = d.udpPorts
-	}
-	for _, p := range ports {
-		if p == a || p == b {
-			return true
-		}
-	}
-	return false
-}
-
 // Ctx is what a dissector sees of one packet. The engine reuses one Ctx.
 type Ctx struct {
 	e    *Engine
@@ -170,38 +157,78 @@ func (c *Ctx) LearnDNS(a netip.Addr, name string) { c.e.dns.Put(a, name) }
 // Catalog is the catalog in use.
 func (c *Ctx) Catalog() *Catalog { return c.e.catalog.Load() }
 
-// dissect runs the plausible dissectors over one payload.
+// dispatch indexes a dissector list for quick selection: per transport in
+// priority order, and by port hint.
+type dispatch struct {
+	list  []dissector
+	byL4  [2][]uint16 // [0] TCP, [1] UDP
+	ports map[portKey][]uint16
+}
+
+func newDispatch(list []dissector) *dispatch {
+	d := &dispatch{list: list, ports: map[portKey][]uint16{}}
+	for i := range list {
+		x := &list[i]
+		if x.l4&onTCP != 0 {
+			d.byL4[0] = append(d.byL4[0], uint16(i))
+		}
+		if x.l4&onUDP != 0 {
+			d.byL4[1] = append(d.byL4[1], uint16(i))
+		}
+		for _, p := range x.tcpPorts {
+			k := portKey{IPProtoTCP, p}
+			d.ports[k] = append(d.ports[k], uint16(i))
+		}
+		for _, p := range x.udpPorts {
+			k := portKey{IPProtoUDP, p}
+			d.ports[k] = append(d.ports[k], uint16(i))
+		}
+	}
+	return d
+}
+
+// dissect runs the plausible dissectors over one payload: those hinted by
+// either port first, then the rest for the transport, in priority order.
 func (e *Engine) dissect(f *Flow, p *Packet, dir Dir, payload []byte) {
 	s := f.s
 	c := &e.ctx
 	c.Flow, c.Pkt, c.Dir, c.Payload, c.s = f, p, dir, payload, s
 	defer func() { c.Flow, c.Pkt, c.Payload, c.s = nil, nil, nil, nil }()
 
+	d := e.disp
 	if s.owner != 0 {
-		e.apply(f, int(s.owner-1), dissectors[s.owner-1].fn(c))
+		e.apply(f, int(s.owner-1), d.list[s.owner-1].fn(c))
 		return
 	}
-	var l4 uint8
+	var all []uint16
 	switch f.key.proto {
 	case IPProtoTCP:
-		l4 = onTCP
+		all = d.byL4[0]
 	case IPProtoUDP:
-		l4 = onUDP
+		all = d.byL4[1]
 	default:
 		return
 	}
-	a, b := f.key.loPort, f.key.hiPort
-	// Port-hinted dissectors first, then the rest.
-	for pass := 0; pass < 2; pass++ {
-		for i := range dissectors {
-			d := &dissectors[i]
-			if d.l4&l4 == 0 || s.excluded[i/64]&(1<<(i%64)) != 0 {
+	// Dissectors hinted by either port go first, each group in priority
+	// order.
+	var hinted [dissectorWords]uint64
+	any := false
+	for _, port := range [2]uint16{f.key.loPort, f.key.hiPort} {
+		for _, i := range d.ports[portKey{f.key.proto, port}] {
+			hinted[i/64] |= 1 << (i % 64)
+			any = true
+		}
+	}
+	for pass := range 2 {
+		if pass == 0 && !any {
+			continue
+		}
+		for _, i := range all {
+			w, bit := i/64, uint64(1)<<(i%64)
+			if s.excluded[w]&bit != 0 || (hinted[w]&bit != 0) != (pass == 0) {
 				continue
 			}
-			if d.hinted(f.key.proto, a, b) != (pass == 0) {
-				continue
-			}
-			if e.apply(f, i, d.fn(c)) {
+			if e.apply(f, int(i), d.list[i].fn(c)) {
 				return
 			}
 		}

@@ -89,6 +89,7 @@ type Engine struct {
 
 	stats Stats
 	ctx   Ctx
+	disp  *dispatch
 
 	// recent remembers the results of flows that ended idle, so a
 	// connection that resumes mid-stream after a pause longer than the idle
@@ -138,6 +139,7 @@ func NewEngine(cfg Config) *Engine {
 	}
 	e.catalog.Store(cfg.Catalog)
 	e.ctx.e = e
+	e.disp = newDispatch(dissectors)
 	e.recent = new([recentSlots]recentResult)
 	return e
 }
