@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -67,6 +68,7 @@ func CountryCandidates() []string {
 	for code, name := range countryNames {
 		out = append(out, code, name)
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -190,3 +190,35 @@ func (t *Table) Lookup(a netip.Addr, mac MAC, hasMAC bool) (int32, bool) {
 	}
 	return p, true
 }
+
+// Prefixes maps addresses to values by longest prefix (category lists
+// and other address sets that are not pools).
+type Prefixes[T any] struct {
+	t *netmatch.PrefixTable[T]
+}
+
+// NewPrefixes builds a set; for a prefix given twice the later value wins.
+func NewPrefixes[T any](ps []netip.Prefix, vs []T) *Prefixes[T] {
+	es := make([]netmatch.PrefixEntry[T], 0, len(ps))
+	for i, p := range ps {
+		es = append(es, netmatch.PrefixEntry[T]{Prefix: p, Value: vs[i]})
+	}
+	return &Prefixes[T]{t: netmatch.NewPrefixTable(es)}
+}
+
+// Lookup returns the value of the longest prefix containing a.
+func (p *Prefixes[T]) Lookup(a netip.Addr) (T, bool) {
+	if p == nil {
+		var zero T
+		return zero, false
+	}
+	return p.t.Lookup(a)
+}
+
+// Len is the number of prefixes.
+func (p *Prefixes[T]) Len() int {
+	if p == nil {
+		return 0
+	}
+	return p.t.Len()
+}
