@@ -378,7 +378,10 @@ func (p *jparser) array() (*jnode, *jsonError) {
 	}
 	for {
 		p.space()
-		if p.i < len(p.src) && p.src[p.i] == ']' {
+		if p.i >= len(p.src) {
+			return nil, p.errf(n.off, "unterminated array (missing ']')")
+		}
+		if p.src[p.i] == ']' {
 			return nil, p.errf(p.i, "trailing comma before ']'")
 		}
 		v, err := p.value()
