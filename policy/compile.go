@@ -1018,7 +1018,7 @@ func (c *compiler) geo() {
 		}
 		c.set.geo, c.set.geoKey = g, key
 	}
-	c.set.needGeo = needLoc || needASN
+	c.set.needLoc, c.set.needASN = needLoc, needASN
 }
 
 type geoError struct {

@@ -85,8 +85,8 @@ func (s *Set) Resolve(local netip.Addr, mac pools.MAC, hasMAC bool, remote netip
 	if p, ok := s.pools.Lookup(local, mac, hasMAC); ok {
 		h.Pool = p
 	}
-	if s.needGeo {
-		h.Geo = s.geo.Lookup(remote)
+	if s.needLoc || s.needASN {
+		h.Geo = s.geo.LookupParts(remote, s.needLoc, s.needASN)
 	}
 	return h
 }

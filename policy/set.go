@@ -36,7 +36,8 @@ type Set struct {
 
 	geo     *pools.Geo
 	geoKey  string
-	needGeo bool
+	needLoc bool // some rule uses countries or continents
+	needASN bool // some rule uses AS numbers
 
 	catHosts *pools.Hosts[dpi.CategoryID]
 	catAddrs *pools.Prefixes[dpi.CategoryID]

@@ -130,17 +130,23 @@ func (g *Geo) Describe() string {
 
 // Lookup returns what the databases know about a.
 func (g *Geo) Lookup(a netip.Addr) GeoInfo {
+	return g.LookupParts(a, true, true)
+}
+
+// LookupParts is Lookup restricted to the location database (loc), the
+// ASN database (asn) or both, so a policy pays only for what it uses.
+func (g *Geo) LookupParts(a netip.Addr, loc, asn bool) GeoInfo {
 	var gi GeoInfo
 	if g == nil || !a.IsValid() {
 		return gi
 	}
 	a = a.Unmap()
-	if g.loc != nil {
+	if loc && g.loc != nil {
 		v := g.loc.lookup(a, decodeLocation)
 		gi.Country = Country(v >> 8 & 0x3ff)
 		gi.Continent = Continent(v & 0xff)
 	}
-	if g.asn != nil {
+	if asn && g.asn != nil {
 		gi.ASN = uint32(g.asn.lookup(a, decodeASN))
 	}
 	return gi
