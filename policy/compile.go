@@ -302,6 +302,15 @@ func (c *compiler) marker(m smarker) (mval, bool) {
 	return mval{}, false
 }
 
+// out is the marker as the native format writes it: a name, or the
+// number of an operator's mark.
+func (m mval) out() any {
+	if m.act == verdict.Mark {
+		return int(m.class)
+	}
+	return m.text
+}
+
 func rank(a verdict.Action) uint8 {
 	switch a {
 	case verdict.Drop:
@@ -579,10 +588,12 @@ func (c *compiler) resolvePolicy(ci int32, p *spolicy) {
 	if p.def != nil {
 		if m, ok := c.marker(*p.def); ok {
 			c.ownDef[ci] = c.newRule(ci, m, "default_marker → "+m.text)
+			p.defOut = m.out()
 		}
 	}
 	if p.score != nil {
 		if m, ok := c.marker(p.score.m); ok {
+			p.score.out = m.out()
 			c.ownScr[ci] = c.newRule(ci, m, fmt.Sprintf("risk score ≥ %d → %s", p.score.min, m.text))
 			c.scrMin[ci] = int(p.score.min)
 			c.ownSum[ci][sumRisk].add(c.set.rules[c.ownScr[ci]].key())
@@ -601,6 +612,7 @@ func (c *compiler) resolvePolicy(ci int32, p *spolicy) {
 				continue
 			}
 			oe.rule = c.newRule(ci, m, tableNoun[t]+" "+e.canon+" → "+m.text)
+			e.out = m.out()
 			for _, dk := range dupKeys {
 				if j, dup := seen[dk]; dup {
 					prev := p.tables[t][j]

@@ -154,6 +154,13 @@ func Load(path string, opt LoadOptions) (*Set, *Report, error) {
 // (databases, catalogs, category lists) are read relative to the
 // directory of name.
 func Parse(name string, data []byte, opt LoadOptions) (*Set, *Report, error) {
+	set, rep, _, err := parseAll(name, data, opt)
+	return set, rep, err
+}
+
+// parseAll is Parse that also returns the compiler, whose source model
+// Convert writes out.
+func parseAll(name string, data []byte, opt LoadOptions) (*Set, *Report, *compiler, error) {
 	d := &diags{}
 	f := newSrcFile(name, data)
 	format := opt.Format
@@ -175,9 +182,9 @@ func Parse(name string, data []byte, opt LoadOptions) (*Set, *Report, error) {
 		*rep = set.stats
 	}
 	if len(errs) > 0 {
-		return nil, rep, errs
+		return nil, rep, c, errs
 	}
-	return set, rep, nil
+	return set, rep, c, nil
 }
 
 // detectFormat looks at the first key of the first object: nProbe line

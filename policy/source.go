@@ -78,14 +78,17 @@ type smarker struct {
 type sentry struct {
 	key sval
 	m   smarker
-	// canon is the key's canonical spelling, set during compilation.
+	// canon is the key's canonical spelling and out the marker as the
+	// native format writes it, both set during compilation.
 	canon string
+	out   any
 }
 
 type sscore struct {
 	off int
 	min int64
 	m   smarker
+	out any
 }
 
 type spolicy struct {
@@ -99,6 +102,7 @@ type spolicy struct {
 	name        string
 	description string
 	def         *smarker
+	defOut      any
 	tables      [numTables][]sentry
 	score       *sscore
 }
