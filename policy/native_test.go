@@ -111,3 +111,32 @@ func TestOfficeExample(t *testing.T) {
 		t.Errorf("shapers %+v", sh)
 	}
 }
+
+// TestExamplePolicies: block-tor.json drops a Tor result (as the TLS
+// dissector reports it: TLS.Tor) and block-bittorrent.json BitTorrent
+// (also DNS.BitTorrent, a tracker lookup), and both pass the rest.
+func TestExamplePolicies(t *testing.T) {
+	cases := []struct {
+		file string
+		r    dpi.Result
+		act  verdict.Action
+	}{
+		{"block-tor.json", classified(dpi.ProtoTLS, dpi.ProtoTor, "www.q4cyamnc6mtokjurvdclt.com"), verdict.Drop},
+		{"block-tor.json", classified(dpi.ProtoTor, 0, ""), verdict.Drop},
+		{"block-tor.json", classified(dpi.ProtoTLS, 0, "www.t3i3ru.com"), verdict.Pass},
+		{"block-tor.json", classified(dpi.ProtoBitTorrent, 0, ""), verdict.Pass},
+		{"block-bittorrent.json", classified(dpi.ProtoBitTorrent, 0, ""), verdict.Drop},
+		{"block-bittorrent.json", classified(dpi.ProtoDNS, dpi.ProtoBitTorrent, "tracker.example"), verdict.Drop},
+		{"block-bittorrent.json", classified(dpi.ProtoTLS, dpi.ProtoTor, ""), verdict.Pass},
+	}
+	for _, c := range cases {
+		s, _, err := Load("../examples/policies/"+c.file, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := s.Evaluate(flow{local: "192.168.1.252", remote: "38.229.70.53", r: c.r}.input())
+		if d.Action != c.act || !d.Final {
+			t.Errorf("%s %s: %v final %v (%s)", c.file, c.r.AppName(), d.Action, d.Final, d.Explain())
+		}
+	}
+}
