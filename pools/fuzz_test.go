@@ -62,6 +62,9 @@ func FuzzHostPattern(f *testing.F) {
 		h.Set(name, k, true)
 		_, self := h.Lookup(name)
 		_, below := h.Lookup("x." + name)
+		if _, upper := h.Lookup(strings.ToUpper(name)); upper != self {
+			t.Fatalf("%q: upper-case lookup %v, lower-case %v", name, upper, self)
+		}
 		if self != (k != Subdomains) || below != (k != Exact) || strings.ContainsAny(name, "*= ") {
 			t.Fatalf("%q (%v): self %v below %v", name, k, self, below)
 		}

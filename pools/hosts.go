@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -111,15 +112,32 @@ func (h *Hosts[T]) Len() int {
 }
 
 // Match calls fn for the patterns matching host, most specific first,
-// until fn returns true; it reports whether one did. host must be lower
-// case (the DPI engine lower-cases names once per flow); a trailing dot
-// is ignored. It allocates nothing.
+// until fn returns true; it reports whether one did. Names are compared
+// in lower case (host is lowered on the stack when it has capitals); a
+// trailing dot is ignored. It allocates nothing.
 func (h *Hosts[T]) Match(host string, fn func(v T) bool) bool {
 	if h == nil || host == "" {
 		return false
 	}
 	if host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c >= 'A' && c <= 'Z' {
+			if len(host) > 253 {
+				return false // not a hostname; no pattern can match
+			}
+			var buf [253]byte
+			b := buf[:len(host)]
+			for j := 0; j < len(host); j++ {
+				c := host[j]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				b[j] = c
+			}
+			return h.matchBytes(b, fn)
+		}
 	}
 	if len(h.exact) > 0 {
 		if v, ok := h.exact[host]; ok && fn(v) {
@@ -141,6 +159,30 @@ func (h *Hosts[T]) Match(host string, fn func(v T) bool) bool {
 			}
 		}
 		if v, ok := h.domain[s]; ok && fn(v) {
+			return true
+		}
+	}
+}
+
+// matchBytes is Match over a lowered copy; indexing a map with
+// string(b) does not allocate.
+func (h *Hosts[T]) matchBytes(b []byte, fn func(v T) bool) bool {
+	if v, ok := h.exact[string(b)]; ok && fn(v) {
+		return true
+	}
+	if v, ok := h.domain[string(b)]; ok && fn(v) {
+		return true
+	}
+	for s := b; ; {
+		i := bytes.IndexByte(s, '.')
+		if i < 0 {
+			return false
+		}
+		s = s[i+1:]
+		if v, ok := h.sub[string(s)]; ok && fn(v) {
+			return true
+		}
+		if v, ok := h.domain[string(s)]; ok && fn(v) {
 			return true
 		}
 	}
