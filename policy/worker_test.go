@@ -331,3 +331,38 @@ func TestWorkerAllocs(t *testing.T) {
 		t.Errorf("Decide allocates %v times per packet", n)
 	}
 }
+
+// TestConcurrentJudging: Sets are shared by workers on several
+// goroutines while a reload swaps the Holder (run with -race).
+func TestConcurrentJudging(t *testing.T) {
+	loc, asn := sampleGeo(t)
+	opt := LoadOptions{GeoIP: loc, GeoIPASN: asn}
+	a := mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "pass", "markers": {"countries": {"CN": "drop"}, "hostnames": {"x.example": "drop"}}}]}`, opt)
+	b := mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "drop", "markers": {"asn": {"15169": "pass"}}}]}`, opt)
+	h := &Holder{}
+	h.Store(a)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			w := NewWorker(WorkerConfig{Policy: h}, nil)
+			for i := 0; i < 2000; i++ {
+				dst := []string{"5.1.1.1", "8.8.8.8", "2.3.4.5"}[i%3]
+				w.Decide(&verdict.Packet{Data: ipPacket("192.168.1.10", dst, dpi.IPProtoUDP, udpDgram(uint16(1000+i%500), 53, []byte("q"))), Time: int64(i) * 1e6, From: verdict.SideLAN})
+				if i%100 == 0 {
+					w.Revise(func(verdict.Tuple, verdict.Decision) {})
+				}
+			}
+			done <- true
+		}(g)
+	}
+	for i := 0; i < 200; i++ {
+		if i%2 == 0 {
+			h.Store(b)
+		} else {
+			h.Store(a)
+		}
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}
