@@ -28,7 +28,8 @@ type compiler struct {
 	protoCands    []string
 
 	// per source policy
-	srcToC []int32 // compiled index, -1 when not compiled
+	defined map[int64]bool // ids defined, valid or not
+	srcToC  []int32        // compiled index, -1 when not compiled
 	// per compiled policy
 	srcOf   []int
 	parentC []int32
@@ -453,6 +454,10 @@ func (c *compiler) protoCandidates() {
 
 func (c *compiler) policies() {
 	sp := c.src.policies
+	c.defined = make(map[int64]bool, len(sp))
+	for _, p := range sp {
+		c.defined[p.id] = true
+	}
 	idx := make(map[int64]int, len(sp))
 	dup := make([]bool, len(sp))
 	for i, p := range sp {
@@ -616,8 +621,12 @@ func (c *compiler) resolvePolicy(ci int32, p *spolicy) {
 			for _, dk := range dupKeys {
 				if j, dup := seen[dk]; dup {
 					prev := p.tables[t][j]
+					later := ""
+					if c.src.format == FormatNProbe {
+						later = "; the later one is used"
+					}
 					c.problem(e.key.off, "policy %d: %s %s is listed twice (also at %s as %q)%s", p.id, tableNoun[t], e.canon,
-						c.at(prev.key.off), prev.key.s, map[bool]string{true: "; the later one is used", false: ""}[c.src.format == FormatNProbe])
+						c.at(prev.key.off), prev.key.s, later)
 					// Later wins in the nProbe format.
 					c.removeOwn(ci, t, j)
 				}
@@ -930,7 +939,7 @@ func (c *compiler) pools() {
 		if p.hasPolicy {
 			ci, ok := c.set.byID[p.policy]
 			if !ok {
-				if !c.policyDefined(p.policy) {
+				if !c.defined[p.policy] {
 					c.errorf(p.policyOff, "pool %s uses policy %d, which is not defined", label, p.policy)
 				}
 			} else {
@@ -979,15 +988,6 @@ func (c *compiler) pools() {
 	}
 	c.set.pools = tab
 	c.set.stats.PoolEntries = tab.Len()
-}
-
-func (c *compiler) policyDefined(id int64) bool {
-	for _, p := range c.src.policies {
-		if p.id == id {
-			return true
-		}
-	}
-	return false
 }
 
 // ---- GeoIP ----
@@ -1074,20 +1074,23 @@ func geoKey(paths ...string) string {
 
 func (c *compiler) finish() {
 	s := c.set
-	if s.root < 0 && len(s.policies) > 0 && !c.policyDefined(0) {
+	if s.root < 0 && len(s.policies) > 0 && !c.defined[0] {
 		c.warnf(-1, "there is no policy 0: hosts in no pool pass (define policy 0 as the default for everyone else)")
 	}
+	// A policy is used when a pool (or the host in no pool) is judged by
+	// it or by a descendant.
 	used := make([]bool, len(s.policies))
-	for _, pi := range s.poolInfo {
-		for k := pi.policy; k >= 0 && !used[k]; k = c.parentC[k] {
+	mark := func(k int32) {
+		for ; k >= 0 && !used[k]; k = c.parentC[k] {
 			used[k] = true
 		}
 	}
-	if s.root >= 0 {
-		used[s.root] = true
+	for _, pi := range s.poolInfo {
+		mark(pi.policy)
 	}
+	mark(s.root)
 	for ci, p := range s.policies {
-		if !used[ci] && !c.isAncestorOfUsed(int32(ci), used) {
+		if !used[ci] {
 			c.warnf(c.src.policies[c.srcOf[ci]].idOff, "policy %d is used by no pool (and is not policy 0)", p.id)
 		}
 	}
@@ -1101,18 +1104,4 @@ func (c *compiler) finish() {
 	if s.catalog != nil {
 		st.CustomProtocols = s.catalog.CustomProtocols()
 	}
-}
-
-func (c *compiler) isAncestorOfUsed(ci int32, used []bool) bool {
-	for k := range c.set.policies {
-		if !used[k] {
-			continue
-		}
-		for a := c.parentC[k]; a >= 0; a = c.parentC[a] {
-			if a == ci {
-				return true
-			}
-		}
-	}
-	return false
 }

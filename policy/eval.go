@@ -132,7 +132,7 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	}
 	p := &s.policies[pi]
 	var ms matches
-	ri, lv := s.first(p, h, r, &ms)
+	ri := s.first(p, h, r, &ms)
 	ru := &s.rules[ri]
 	d := verdict.Decision{Action: ru.act, Class: ru.class, PolicyID: int32(p.id),
 		Pool: poolLabel, Chain: p.chainText, Rule: ru.text}
@@ -142,7 +142,7 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	if h.MACPending {
 		return d
 	}
-	d.Final = r.State.Final() || s.settled(p, h, r, &ms, lv, ru.key())
+	d.Final = r.State.Final() || s.settled(p, h, r, &ms, ru.key())
 	return d
 }
 
@@ -154,13 +154,13 @@ type matches struct {
 	done [numLevels]bool
 }
 
-func (s *Set) first(p *cpolicy, h *Host, r *dpi.Result, ms *matches) (uint32, level) {
+func (s *Set) first(p *cpolicy, h *Host, r *dpi.Result, ms *matches) uint32 {
 	for lv := level(0); lv < numLevels; lv++ {
 		if ri := s.match(p, h, r, lv, ms); ri != 0 {
-			return ri, lv
+			return ri
 		}
 	}
-	return p.def, lvDefault // unreachable: p.def is never 0
+	return p.def // unreachable: p.def is never 0
 }
 
 // match returns the rule the policy's chain has for the flow at one level.
@@ -276,8 +276,7 @@ func (s *Set) chainLookupHost(p *cpolicy, host string) uint32 {
 	return ri
 }
 
-// settled reports whether the decision (rule marker cur, made at level
-// lv) holds whatever the DPI engine still finds, given what the Result
+// settled reports whether the decision (rule marker cur) holds whatever the DPI engine still finds, given what the Result
 // says may change (State and Pending):
 //
 //   - while Inspecting, or Partial without a Pending declaration,
@@ -293,7 +292,7 @@ func (s *Set) chainLookupHost(p *cpolicy, host string) uint32 {
 // produce another marker (its summary over the chain says which markers
 // it can produce); the first level that cannot change and matches ends
 // the walk, and its marker must be the current one.
-func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, lv level, cur uint32) bool {
+func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint32) bool {
 	pend := r.Pending
 	if r.State == dpi.Inspecting || pend == 0 {
 		pend = dpi.FieldApp | dpi.FieldHostname | dpi.FieldRisks | dpi.FieldMeta
