@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ips/dpi"
+	"ips/verdict"
 )
 
 // bigPolicy is a policy of 1,000 pools (a /24 each), 201 policies in a
@@ -143,5 +144,28 @@ func TestEvaluateAllocs(t *testing.T) {
 	h := s.Resolve(addr("10.0.5.5"), [6]byte{}, false, addr("7.1.1.1"))
 	if n := testing.AllocsPerRun(1000, func() { s.Judge(&h, &r) }); n != 0 {
 		t.Errorf("Judge of a partial result allocates %v times", n)
+	}
+}
+
+// BenchmarkWorkerDecide: one queued packet through decode, the engine and
+// the policy, over 1,000 live flows under the big policy.
+func BenchmarkWorkerDecide(b *testing.B) {
+	s := bigPolicy(b, true)
+	h := &Holder{}
+	h.Store(s)
+	w := NewWorker(WorkerConfig{Policy: h}, nil)
+	var pkts [][]byte
+	for i := 0; i < 1000; i++ {
+		pkts = append(pkts, ipPacket(fmt.Sprintf("10.%d.%d.9", i/256, i%256), "7.1.1.1", dpi.IPProtoUDP, udpDgram(uint16(20000+i), 3478, []byte("0123456789abcdef"))))
+	}
+	var p verdict.Packet
+	now := int64(1_700_000_000e9)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		now += 1000
+		p = verdict.Packet{Data: pkts[i%1000], Time: now, From: verdict.SideLAN}
+		w.Decide(&p)
+		i++
 	}
 }

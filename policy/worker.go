@@ -28,7 +28,7 @@ type WorkerConfig struct {
 	// its final record fields.
 	Ended func(f *dpi.Flow, d verdict.Decision)
 	// Decided, when set, is called once when a flow's decision becomes
-	// final.
+	// final (and again if Revise made it provisional and it settles anew).
 	Decided func(f *dpi.Flow, d verdict.Decision)
 	// Fail is what packets the worker cannot judge get (undecodable
 	// packets, no policy loaded): FailOpen passes them, FailClosed drops.
