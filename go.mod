@@ -9,12 +9,12 @@ require (
 	github.com/google/nftables v0.3.0 // indirect
 	github.com/gopacket/gopacket v1.3.1 // indirect
 	github.com/josharian/native v1.1.0 // indirect
-	github.com/maxmind/mmdbwriter v1.0.0 // indirect
+	github.com/maxmind/mmdbwriter v1.0.0
 	github.com/mdlayher/netlink v1.8.0 // indirect
 	github.com/mdlayher/socket v0.5.1 // indirect
-	github.com/oschwald/geoip2-golang/v2 v2.1.0 // indirect
+	github.com/oschwald/geoip2-golang/v2 v2.1.0
 	github.com/oschwald/maxminddb-golang v1.12.0 // indirect
-	github.com/oschwald/maxminddb-golang/v2 v2.1.1 // indirect
+	github.com/oschwald/maxminddb-golang/v2 v2.1.1
 	github.com/prometheus/client_golang v1.23.2 // indirect
 	github.com/quic-go/quic-go v0.65.0 // indirect
 	go4.org/netipx v0.0.0-20220812043211-3cc044ffd68d // indirect

@@ -13,6 +13,8 @@ const usage = `ips: inline intrusion prevention with deep packet inspection
 
 Usage:
   ips replay [flags] PCAP...   classify captures offline, one JSON object per flow
+                               (--policy FILE adds each flow's verdict and why)
+  ips check [flags] FILE       validate a policy; --convert prints it in the native format
   ips protocols [--format F]   list the protocol, category and risk registry
   ips help                     this text
 
@@ -34,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReplay(rest, stdout, stderr)
 	case "protocols":
 		return cmdProtocols(rest, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ips/dpi"
+	"ips/verdict"
 )
 
 // flowRecord is one flow as replay prints it and as the daemon reports it:
@@ -127,6 +128,16 @@ func newRecord(f *dpi.Flow, cat *dpi.Catalog) flowRecord {
 		}
 	}
 	return rec
+}
+
+// setDecision adds the policy's decision: the action, the policy that
+// decided (-1 for none), the LAN host's pool and the explanation.
+func (r *flowRecord) setDecision(d verdict.Decision) {
+	r.Verdict = d.Action.String()
+	id := d.PolicyID
+	r.PolicyID = &id
+	r.Pool = d.Pool
+	r.Explain = d.Explain()
 }
 
 func tlsVersionName(v uint16) string {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"ips/dpi"
 	"ips/dpi/capture"
+	"ips/policy"
 )
 
 func cmdReplay(args []string, stdout, stderr io.Writer) int {
@@ -26,6 +28,10 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	active := fs.Duration("active-timeout", 300*time.Second, "report a flow active this long and restart its counters")
 	maxFlows := fs.Int("max-flows", 1<<18, "flow table bound (oldest idle flow evicted)")
 	catalogFiles := fs.String("catalog", "", "comma-separated extra catalog files (nDPI protos.txt syntax)")
+	policyFile := fs.String("policy", "", "judge every flow with this policy (nProbe or native format); adds verdict, policy_id, pool and explain")
+	geoip := fs.String("geoip", "", "GeoIP2/GeoLite2 City or Country .mmdb for the policy (replaces its geoip setting)")
+	geoipASN := fs.String("geoip-asn", "", "GeoIP2/GeoLite2 ASN .mmdb for the policy (replaces its geoip setting)")
+	lanList := fs.String("lan", "", "comma-separated LAN prefixes: a flow's pool is that of its endpoint inside them (default: the private endpoint, else the client)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ips replay [flags] PCAP...\n\nClassify pcap/pcapng captures offline; prints one JSON object per flow when it ends.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -44,8 +50,32 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ips replay: --format %q: want json or table\n", *format)
 		return 2
 	}
+	lan, err := parsePrefixes(*lanList)
+	if err != nil {
+		fmt.Fprintf(stderr, "ips replay: --lan: %v\n", err)
+		return 2
+	}
+	var set *policy.Set
+	if *policyFile != "" {
+		opt, err := policyOptions("auto", *geoip, *geoipASN, "", *catalogFiles)
+		if err != nil {
+			fmt.Fprintf(stderr, "ips replay: %v\n", err)
+			return 2
+		}
+		var rep *policy.Report
+		set, rep, err = policy.Load(*policyFile, opt)
+		if rep != nil {
+			for _, w := range rep.Warnings {
+				fmt.Fprintln(stderr, w)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	cb := dpi.NewCatalogBuilder(false)
-	if *catalogFiles != "" {
+	if *catalogFiles != "" && set == nil {
 		for _, name := range strings.Split(*catalogFiles, ",") {
 			f, err := os.Open(name)
 			if err != nil {
@@ -61,12 +91,26 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cat := cb.Build()
+	if set != nil {
+		cat = set.Catalog() // the policy's catalog: ours plus its custom protocols
+	}
 
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	defer w.Flush()
 	out := newFlowWriter(w, *format)
 	status := 0
 	for _, path := range fs.Args() {
+		cfg := dpi.Config{
+			MaxFlows: *maxFlows, IdleTimeout: *idle, ActiveTimeout: *active,
+			TCPBudget: *tcpBudget, UDPBudget: *udpBudget, Catalog: cat,
+		}
+		if set != nil {
+			if err := replayPolicy(path, cfg, set, lan, out); err != nil {
+				fmt.Fprintf(stderr, "ips replay: %v\n", err)
+				status = 1
+			}
+			continue
+		}
 		eng := dpi.NewEngine(dpi.Config{
 			MaxFlows: *maxFlows, IdleTimeout: *idle, ActiveTimeout: *active,
 			TCPBudget: *tcpBudget, UDPBudget: *udpBudget, Catalog: cat,
@@ -78,7 +122,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 				out.write(&rec)
 			},
 		})
-		if err := replayFile(path, eng); err != nil {
+		if err := replayFile(path, func(p *dpi.Packet, ts int64) { eng.Process(p, ts) }); err != nil {
 			fmt.Fprintf(stderr, "ips replay: %v\n", err)
 			status = 1
 		}
@@ -88,10 +132,51 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-// replayFile feeds every packet of a capture to the engine. On a read
-// error the packets read so far stay in the engine, so their flows are
-// still reported.
-func replayFile(path string, eng *dpi.Engine) error {
+// replayPolicy replays a capture through a policy worker, the daemon's
+// Decider, and prints each flow with its decision.
+func replayPolicy(path string, cfg dpi.Config, set *policy.Set, lan []netip.Prefix, out *flowWriter) error {
+	holder := &policy.Holder{}
+	holder.Store(set)
+	var w *policy.Worker
+	cfg.OnEnd = func(f *dpi.Flow, why dpi.EndReason) {
+		rec := newRecord(f, set.Catalog())
+		if why == dpi.EndActive {
+			rec.End = why.String()
+		}
+		rec.setDecision(w.Decision(f))
+		out.write(&rec)
+	}
+	w = policy.NewWorker(policy.WorkerConfig{Engine: cfg, Policy: holder, LAN: lan}, nil)
+	err := replayFile(path, func(p *dpi.Packet, ts int64) { w.ProcessDecoded(p, ts) })
+	w.Flush()
+	return err
+}
+
+// parsePrefixes reads a comma-separated list of prefixes or addresses.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a prefix nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// replayFile feeds every packet of a capture to fn. On a read error the
+// packets read so far stay in the engine, so their flows are still
+// reported.
+func replayFile(path string, fn func(p *dpi.Packet, ts int64)) error {
 	r, err := capture.Open(path)
 	if err != nil {
 		return err
@@ -109,7 +194,7 @@ func replayFile(path string, eng *dpi.Engine) error {
 		if p.Decode(link, data) != nil {
 			continue
 		}
-		eng.Process(&p, ts)
+		fn(&p, ts)
 	}
 }
 

@@ -1,0 +1,116 @@
+package policy
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"ips/dpi"
+)
+
+var fuzzFlows = []flow{
+	{local: "10.1.2.3", remote: "7.1.1.1", r: classified(dpi.ProtoTLS, dpi.ProtoYouTube, "www.youtube.com")},
+	{local: "172.16.5.5", mac: "02:81:27:b5:f9:f3", remote: "5.1.1.1", r: withRisks(classified(dpi.ProtoHTTP, 0, "a.b"), dpi.RiskNumericIPHost)},
+	{local: "2001:db8::1", remote: "2001:db8:1::1", r: partial(dpi.ProtoQUIC, 0, "", dpi.FieldApp)},
+}
+
+func fuzzSeeds(f *testing.F) {
+	for _, p := range []string{"nprobe-example.conf", "block-tor.json", "block-bittorrent.json", "office.json"} {
+		b, err := os.ReadFile("../examples/policies/" + p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"policy":{"id":0,"markers":{"hostnames":[]},"flow_risk":{"bitmap":18446744073709551615,"marker":"drop"}}}`))
+	f.Add([]byte("{\"pool\":{\"id\":1,\"ip\":[\"10.0.0.1/8\"],\"mac\":[\"AA:bb:cc:dd:ee:ff\"]},\"policy\":{\"id\":1}}\n{\"policy\":{\"id\":1,\"root\":1}}"))
+	f.Add([]byte(`{"version":1,"policies":[{"id":0,"parent":0}],"shapers":[{"name":"s","rate":"1e3kbit"}]}`))
+}
+
+// fuzzParse loads arbitrary bytes in the given format: it must never
+// panic, positions must be inside the file, and a Set that loads must
+// judge flows.
+func fuzzParse(t *testing.T, b []byte, format Format) {
+	s, rep, err := Parse("fuzz.conf", b, LoadOptions{Format: format})
+	lines := strings.Count(string(b), "\n") + 1
+	check := func(d Diagnostic) {
+		if d.File == "fuzz.conf" && (d.Line < 0 || d.Line > lines) {
+			t.Fatalf("diagnostic outside the file: %v", d)
+		}
+	}
+	if el, ok := err.(ErrorList); ok {
+		if len(el) == 0 {
+			t.Fatal("empty error list")
+		}
+		for _, d := range el {
+			check(d)
+		}
+	}
+	for _, d := range rep.Warnings {
+		check(d)
+	}
+	if (s == nil) == (err == nil) {
+		t.Fatalf("set %v with error %v", s != nil, err)
+	}
+	if s == nil {
+		return
+	}
+	for _, fl := range fuzzFlows {
+		d := s.Evaluate(fl.input())
+		_ = d.Explain()
+	}
+}
+
+func FuzzParseNProbe(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzParse(t, b, FormatNProbe) })
+}
+
+func FuzzParseNative(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzParse(t, b, FormatNative) })
+}
+
+func FuzzCategoryFile(f *testing.F) {
+	for _, s := range []string{"evil.example\n", "# c\n10.0.0.0/8\tMalware\n", "a.example 100\n*.b.example Mining\n=c.example 99\n", "x y z\n", "::1 7"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := &diags{}
+		es := parseCategoryFile(newSrcFile("cats", b), dpi.CategoryMalware, d)
+		for _, e := range es {
+			if !e.cat.Valid() || e.cat == 0 {
+				t.Fatalf("entry with category %d", e.cat)
+			}
+			if !e.isAddr && e.host == "" {
+				t.Fatal("entry with neither host nor address")
+			}
+		}
+	})
+}
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"10mbit", "1.5gbit", "500kbps", "1000", "2 Mbit/s", "", "x", "1e309bit"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseRate(s)
+		if err == nil && (v < 1 || v > 1e15) {
+			t.Fatalf("%q -> %d", s, v)
+		}
+	})
+}
+
+func TestParseRate(t *testing.T) {
+	cases := map[string]uint64{"10mbit": 10e6, "1.5gbit": 1.5e9, "500kbps": 4e6, "1000": 1000, "2 Mbit/s": 2e6, "1tbit": 1e12, "3bps": 24}
+	for s, want := range cases {
+		if v, err := parseRate(s); err != nil || v != want {
+			t.Errorf("parseRate(%q) = %d, %v; want %d", s, v, err, want)
+		}
+	}
+	for _, s := range []string{"", "mbit", "1..2mbit", "10 mb", "-1mbit", "0"} {
+		if _, err := parseRate(s); err == nil {
+			t.Errorf("parseRate(%q): want an error", s)
+		}
+	}
+}
