@@ -260,6 +260,9 @@ type ALPNIter struct{ b []byte }
 // ALPNProtocols returns an iterator over the offered protocols.
 func (h *ClientHello) ALPNProtocols() ALPNIter { return ALPNIter{h.ALPN} }
 
+// NewALPNIter returns an iterator over a raw ProtocolNameList.
+func NewALPNIter(list []byte) ALPNIter { return ALPNIter{list} }
+
 // Next returns the next protocol name, or false at the end (or at a
 // malformed entry).
 func (it *ALPNIter) Next() ([]byte, bool) {

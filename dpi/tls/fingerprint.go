@@ -20,8 +20,9 @@ const (
 	// JA4NDPI reproduces what nDPI 4.11-dev (October 2024, the reference
 	// of ips's conformance set) prints: the ALPN part is the first two
 	// characters of the comma-joined ALPN list after its last character is
-	// dropped ("h2" gives "h0", "http/1.1" gives "ht"), and an SNI holding
-	// an IPv4 address counts as no SNI ("i").
+	// dropped ("h2" gives "h0", "http/1.1" gives "ht"), and the SNI letter
+	// is "i" only for an SNI holding an IPv4 address ("d" even when the
+	// hello has no SNI at all).
 	JA4NDPI
 )
 
@@ -38,7 +39,10 @@ func AppendJA4(dst []byte, h *ClientHello, transport byte, style JA4Style) []byt
 	dst = append(dst, transport)
 	dst = append(dst, ja4Version(h.MaxVersion())...)
 	sni := byte('i')
-	if h.HasSNI && len(h.SNI) > 0 && !(style == JA4NDPI && IsIPv4Literal(h.SNI)) {
+	switch {
+	case style == JA4NDPI && !IsIPv4Literal(h.SNI):
+		sni = 'd' // nDPI: "i" only for an address literal, even without SNI
+	case style == JA4FoxIO && h.HasSNI:
 		sni = 'd'
 	}
 	dst = append(dst, sni)
