@@ -44,7 +44,7 @@ type tlsState struct {
 	tls13       bool // the server chose TLS 1.3: nothing more in clear
 	noCert      bool // the server's flight went on without a certificate
 	done        bool
-	chDir       Dir   // direction the ClientHello came from
+	chDir       Dir // direction the ClientHello came from
 	chVersion   uint16
 	webrtc      bool // DTLS-SRTP: no SNI, self-signed certificates are normal
 	torSNI      bool // the SNI has the shape of Tor's made-up names
@@ -506,8 +506,8 @@ func suspiciousExtension(e uint16, dtls bool) bool {
 	if e > 59 && e != 0xff01 && e != 0xfe0d {
 		switch e {
 		case 13172, // next_protocol_negotiation
-			30032, // channel_id
-			0xffa5, // QUIC transport parameters (drafts)
+			30032,        // channel_id
+			0xffa5,       // QUIC transport parameters (drafts)
 			17513, 17613: // application_settings (ALPS)
 			return false
 		}
