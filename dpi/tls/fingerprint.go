@@ -91,7 +91,9 @@ func AppendJA4(dst []byte, h *ClientHello, transport byte, style JA4Style) []byt
 		}
 		in = appendHex16(in, v)
 	}
-	return appendTruncSHA256(dst, in, h.NumExtensions == 0)
+	// nDPI hashes the (empty) list of a hello without extensions;
+	// FoxIO writes zeros.
+	return appendTruncSHA256(dst, in, h.NumExtensions == 0 && style == JA4FoxIO)
 }
 
 // ja4Version maps a protocol version to JA4's two characters.
