@@ -434,8 +434,18 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 }
 
 func setTor(c *Ctx) {
-	c.SetApp(ProtoTor)
+	setApp(c, ProtoTor)
 	c.AddRisk(RiskUnsafeProtocol)
+}
+
+// setApp names the application and sets its category at once: the engine
+// does not revisit the category of a flow that was Partial when the
+// dissector says Done.
+func setApp(c *Ctx, app ProtoID) {
+	c.SetApp(app)
+	if c.s.catCategory == 0 {
+		c.Flow.Result.Category = c.Catalog().ProtoCategory(app)
+	}
 }
 
 // torName reports whether host is "www." + a label of Tor's random
@@ -461,7 +471,7 @@ func torName(host, suffix string, min, max int) bool {
 // AnyDesk only): it reports whether it did.
 func alpnApp(c *Ctx, list []byte) bool {
 	if len(list) > 9 && string(list[1:9]) == "anydesk/" {
-		c.SetApp(ProtoAnyDesk)
+		setApp(c, ProtoAnyDesk)
 		c.AddRisk(RiskDesktopOrFileSharing)
 		return true
 	}
@@ -651,10 +661,11 @@ func applyCertificate(c *Ctx, t *tlsState, cert *tls.Certificate) {
 			lower[i] = b
 		}
 		if en, ok := cat.Host(c.Intern(lower[:len(name)])); ok && en.App != 0 && en.App != r.Master {
-			c.SetApp(en.App)
 			if en.Category != 0 {
 				c.s.catCategory = en.Category
+				r.Category = en.Category
 			}
+			setApp(c, en.App)
 			return
 		}
 	}
