@@ -105,8 +105,8 @@ func clientHelloMsg(s chSpec) []byte {
 func handshakeMsg(typ byte, body []byte, dtls bool) []byte {
 	m := u24([]byte{typ}, len(body))
 	if dtls {
-		m = u16(m, 0)          // message_seq
-		m = u24(m, 0)          // fragment_offset
+		m = u16(m, 0)         // message_seq
+		m = u24(m, 0)         // fragment_offset
 		m = u24(m, len(body)) // fragment_length
 	}
 	return append(m, body...)
