@@ -41,6 +41,7 @@ func dissectDTLS(c *Ctx) Status {
 			// WebRTC multiplexes STUN and DTLS on one port (RFC 7983):
 			// connectivity checks come first, the DTLS handshake after.
 			if isSTUN(c.Payload) && c.Payloads(c.Dir) <= 8 {
+				d.tls.viaSTUN = true
 				return Continue
 			}
 			return Exclude
@@ -64,6 +65,7 @@ func dtlsObserve(c *Ctx) bool {
 		d.tls.seen = true
 		d.tls.chDir = c.Dir
 	}
+	d.tls.viaSTUN = true
 	dtlsRead(c, d, c.Payload, false)
 	return true
 }

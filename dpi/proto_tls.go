@@ -46,7 +46,8 @@ type tlsState struct {
 	done        bool
 	chDir       Dir // direction the ClientHello came from
 	chVersion   uint16
-	webrtc      bool // DTLS-SRTP: no SNI, self-signed certificates are normal
+	webrtc      bool // DTLS-SRTP after STUN: no SNI, self-signed certificates are normal
+	viaSTUN     bool // DTLS met after STUN on the same flow (WebRTC)
 	torSNI      bool // the SNI has the shape of Tor's made-up names
 	alpnSeen    bool
 }
@@ -354,7 +355,8 @@ func (t *tlsState) onClientHello(c *Ctx, body []byte) {
 func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, transport byte) {
 	r := &c.Flow.Result
 	t.chVersion = ch.Version
-	t.webrtc = ch.UseSRTP && transport == tls.JA4DTLS
+	// nDPI treats DTLS-SRTP as WebRTC only when STUN came first.
+	t.webrtc = ch.UseSRTP && transport == tls.JA4DTLS && t.viaSTUN
 	if r.TLSVersion == 0 {
 		r.TLSVersion = ch.Version
 	}
@@ -379,7 +381,9 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 	if ch.Version >= tls.VersionTLS12 && !t.webrtc && !ch.HasALPN && transport != tls.JA4QUIC {
 		c.AddRisk(RiskTLSNotCarryingHTTPS)
 	}
-	if host == "" && ch.Version >= tls.VersionTLS11 && !t.webrtc {
+	// With the draft encrypted_server_name the name is hidden, not missing;
+	// sending it in clear as well is the suspicious use.
+	if host == "" && ch.Version >= tls.VersionTLS11 && !t.webrtc && !ch.ESNI {
 		c.AddRisk(RiskTLSMissingSNI)
 		it := ch.ALPNProtocols()
 		for p, ok := it.Next(); ok; p, ok = it.Next() {
@@ -401,7 +405,7 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 	if ch.BadExtLen {
 		c.AddRisk(RiskTLSSuspiciousExtension)
 	}
-	if ch.ESNI {
+	if ch.ESNI && host != "" {
 		c.AddRisk(RiskTLSSuspiciousESNI)
 	}
 
@@ -518,6 +522,7 @@ func suspiciousExtension(e uint16, dtls bool) bool {
 		case 13172, // next_protocol_negotiation
 			30032,        // channel_id
 			0xffa5,       // QUIC transport parameters (drafts)
+			0xffce,       // encrypted_server_name (drafts)
 			17513, 17613: // application_settings (ALPS)
 			return false
 		}

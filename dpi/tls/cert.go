@@ -71,9 +71,12 @@ type Certificate struct {
 	NotBefore, NotAfter int64 // Unix seconds
 	HasValidity         bool
 
+	// Names holds the first MaxNames subjectAltName entries; MatchesHost
+	// checks them all.
 	Names    [MaxNames]GeneralName
 	NumNames int
 	HasSAN   bool
+	san      []byte // the whole GeneralNames sequence
 
 	SHA1      [20]byte
 	Truncated bool // a name or the SAN list was cut at its bound
@@ -328,29 +331,37 @@ func (c *Certificate) parseSAN(b []byte) {
 		return
 	}
 	c.HasSAN = true
-	names := derReader{seq}
+	c.san = seq
+	it := derReader{seq}
 	for {
-		tag, v, ok := names.next()
+		n, ok := nextGeneralName(&it)
 		if !ok {
 			return
-		}
-		var kind uint8
-		switch tag {
-		case 0x81:
-			kind = NameEmail
-		case 0x82:
-			kind = NameDNS
-		case 0x87:
-			kind = NameIP
-		default:
-			continue
 		}
 		if c.NumNames == MaxNames {
 			c.Truncated = true
 			return
 		}
-		c.Names[c.NumNames] = GeneralName{Kind: kind, Value: v}
+		c.Names[c.NumNames] = n
 		c.NumNames++
+	}
+}
+
+// nextGeneralName returns the next name of a kind the parser keeps.
+func nextGeneralName(r *derReader) (GeneralName, bool) {
+	for {
+		tag, v, ok := r.next()
+		if !ok {
+			return GeneralName{}, false
+		}
+		switch tag {
+		case 0x81:
+			return GeneralName{NameEmail, v}, true
+		case 0x82:
+			return GeneralName{NameDNS, v}, true
+		case 0x87:
+			return GeneralName{NameIP, v}, true
+		}
 	}
 }
 
@@ -427,7 +438,12 @@ func daysFromCivil(y, m, d int) int64 {
 // mismatches), an email, or an IP address entry equal to a literal host.
 func (c *Certificate) MatchesHost(host []byte) bool {
 	ip, isIP := hostAddr(host)
-	for _, n := range c.Names[:c.NumNames] {
+	it := derReader{c.san}
+	for {
+		n, ok := nextGeneralName(&it)
+		if !ok {
+			return false
+		}
 		switch n.Kind {
 		case NameDNS, NameEmail:
 			v := n.Value
@@ -450,7 +466,6 @@ func (c *Certificate) MatchesHost(host []byte) bool {
 			}
 		}
 	}
-	return false
 }
 
 // hostAddr reads an IP literal host without allocating for the (common)

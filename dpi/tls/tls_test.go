@@ -154,7 +154,7 @@ func TestCertificateGenerated(t *testing.T) {
 		Issuer:      pkix.Name{CommonName: "Test CA"},
 		NotBefore:   nb,
 		NotAfter:    na,
-		DNSNames:    []string{"www.example.org", "*.cdn.example.net"},
+		DNSNames:    append(manyNames(40), "www.example.org", "*.cdn.example.net"),
 		IPAddresses: []net.IP{net.ParseIP("192.0.2.7")},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -176,7 +176,8 @@ func TestCertificateGenerated(t *testing.T) {
 	if c.NotBefore != nb.Unix() || c.NotAfter != na.Unix() {
 		t.Errorf("validity %d %d", c.NotBefore, c.NotAfter)
 	}
-	if !c.HasSAN || c.NumNames != 3 {
+	// 43 names: the first MaxNames are kept, all are matched.
+	if !c.HasSAN || c.NumNames != MaxNames || !c.Truncated {
 		t.Fatalf("SAN %v %d", c.HasSAN, c.NumNames)
 	}
 	for host, ok := range map[string]bool{
@@ -188,6 +189,14 @@ func TestCertificateGenerated(t *testing.T) {
 			t.Errorf("MatchesHost(%q) = %v", host, !ok)
 		}
 	}
+}
+
+func manyNames(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, string(rune('a'+i%26))+string(rune('a'+i/26))+".filler.example")
+	}
+	return out
 }
 
 func TestRecordHeaders(t *testing.T) {
