@@ -1,7 +1,6 @@
 package dpi
 
 import (
-	"ips/dpi/quic"
 	"ips/dpi/tls"
 )
 
@@ -17,13 +16,13 @@ import (
 // carrying WebRTC's DTLS-SRTP) can call dtlsObserve on those payloads to
 // collect the same metadata without giving up their classification.
 
-// dtlsState is the DTLS dissector's per-flow state.
+// dtlsState is the DTLS dissector's per-flow state. The handshake state
+// proper lives in the flow's tlsState (TLS runs on TCP only, so a UDP flow
+// never needs both), and fragments are reassembled with the QUIC state's
+// buffer and assembler (a flow is never both QUIC and DTLS: the first
+// datagram rules one of them out).
 type dtlsState struct {
-	tls tlsState
-	// One handshake message at a time is reassembled from fragments, in
-	// buf (borrowed from the engine's stream pool).
-	buf     []byte
-	asm     quic.Crypto
+	// One handshake message at a time is reassembled from fragments.
 	asmDir  Dir
 	asmSeq  uint16
 	asmType uint8
@@ -36,18 +35,18 @@ const dtlsMaxDatagrams = 24
 
 func dissectDTLS(c *Ctx) Status {
 	d := &c.s.dtls
-	if c.Flow.Result.Master == 0 && !d.tls.seen {
+	if c.Flow.Result.Master == 0 && !c.s.tls.seen {
 		if !dtlsPlausible(c.Payload) {
 			// WebRTC multiplexes STUN and DTLS on one port (RFC 7983):
 			// connectivity checks come first, the DTLS handshake after.
 			if isSTUN(c.Payload) && c.Payloads(c.Dir) <= 8 {
-				d.tls.viaSTUN = true
+				c.s.tls.viaSTUN = true
 				return Continue
 			}
 			return Exclude
 		}
-		d.tls.seen = true
-		d.tls.chDir = c.Dir
+		c.s.tls.seen = true
+		c.s.tls.chDir = c.Dir
 	}
 	dtlsRead(c, d, c.Payload, true)
 	return d.status(c)
@@ -61,11 +60,11 @@ func dtlsObserve(c *Ctx) bool {
 	if !dtlsPlausible(c.Payload) {
 		return false
 	}
-	if !d.tls.seen {
-		d.tls.seen = true
-		d.tls.chDir = c.Dir
+	if t := &c.s.tls; !t.seen {
+		t.seen = true
+		t.chDir = c.Dir
 	}
-	d.tls.viaSTUN = true
+	c.s.tls.viaSTUN = true
 	dtlsRead(c, d, c.Payload, false)
 	return true
 }
@@ -101,7 +100,7 @@ func dtlsPlausible(b []byte) bool {
 }
 
 func (d *dtlsState) status(c *Ctx) Status {
-	t := &d.tls
+	t := &c.s.tls
 	if c.Flow.Result.Master == 0 {
 		return Continue
 	}
@@ -116,7 +115,7 @@ func (d *dtlsState) status(c *Ctx) Status {
 // dtlsRead walks the records of one datagram; classify tells whether the
 // dissector owns the flow's classification.
 func dtlsRead(c *Ctx, d *dtlsState, b []byte, classify bool) {
-	t := &d.tls
+	t := &c.s.tls
 	if d.records < 0xff {
 		d.records++
 	}
@@ -164,17 +163,18 @@ func (d *dtlsState) fragment(c *Ctx, h *tls.DTLSHandshake, frag []byte, classify
 		d.message(c, h.Type, frag, classify)
 		return
 	}
+	q := &c.s.quic
 	if !d.asmOn || d.asmDir != c.Dir || d.asmSeq != h.MessageSeq || d.asmType != h.Type {
-		if d.buf == nil {
-			if d.buf = c.e.quicBuffer(); d.buf == nil {
+		if q.buf == nil {
+			if q.buf = c.e.quicBuffer(); q.buf == nil {
 				return
 			}
 		}
-		d.asm.Reset(d.buf[:0])
+		q.crypto.Reset(q.buf[:0])
 		d.asmOn, d.asmDir, d.asmSeq, d.asmType, d.asmLen = true, c.Dir, h.MessageSeq, h.Type, int32(h.Length)
 	}
-	d.asm.Add(uint64(h.FragOffset), frag)
-	got := d.asm.Contiguous()
+	q.crypto.Add(uint64(h.FragOffset), frag)
+	got := q.crypto.Contiguous()
 	switch {
 	case len(got) >= int(d.asmLen):
 		d.asmOn = false
@@ -182,13 +182,13 @@ func (d *dtlsState) fragment(c *Ctx, h *tls.DTLSHandshake, frag []byte, classify
 	case h.Type == tls.TypeCertificate && len(got) > 0:
 		// The leaf may already be whole.
 		d.certificate(c, got, false)
-	case d.asm.Overflow:
+	case q.crypto.Overflow:
 		d.asmOn = false
 	}
 }
 
 func (d *dtlsState) message(c *Ctx, typ uint8, body []byte, classify bool) {
-	t := &d.tls
+	t := &c.s.tls
 	switch typ {
 	case tls.TypeClientHello:
 		if t.clientHello {
@@ -233,7 +233,7 @@ func (d *dtlsState) message(c *Ctx, typ uint8, body []byte, classify bool) {
 }
 
 func (d *dtlsState) certificate(c *Ctx, body []byte, whole bool) {
-	t := &d.tls
+	t := &c.s.tls
 	if t.certDone || (t.clientHello && c.Dir == t.chDir) || c.Flow.Result.Master == 0 && !t.seen {
 		return
 	}

@@ -257,14 +257,13 @@ func (e *Engine) quicBuffer() []byte {
 	return b[:cap(b)]
 }
 
-// quicRelease returns pooled QUIC buffers held by s.
+// quicRelease returns pooled QUIC buffers held by s (QUIC's, or DTLS's
+// reassembly, which shares them).
 func (e *Engine) quicRelease(s *scratch) {
-	for _, b := range [...]*[]byte{&s.quic.buf, &s.dtls.buf} {
-		if *b != nil {
-			e.streamFree = append(e.streamFree, (*b)[:0])
-			e.streamsOut--
-			*b = nil
-		}
+	if q := &s.quic; q.buf != nil {
+		e.streamFree = append(e.streamFree, q.buf[:0])
+		e.streamsOut--
+		q.buf = nil
 	}
 	s.quic.keys = nil
 }

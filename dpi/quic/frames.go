@@ -132,13 +132,23 @@ type Crypto struct {
 	Overflow bool
 }
 
-type span struct{ lo, hi uint32 }
+// span is a received byte range; uint16 keeps the state small (the buffer
+// is at most 64 KiB).
+type span struct{ lo, hi uint16 }
+
+// MaxCryptoBuffer bounds the reassembly buffer.
+const MaxCryptoBuffer = 1<<16 - 1
 
 const maxRanges = 16
 
-// Reset starts over with buf (its capacity bounds the stream).
+// Reset starts over with buf (its capacity, up to MaxCryptoBuffer, bounds
+// the stream).
 func (c *Crypto) Reset(buf []byte) {
-	*c = Crypto{buf: buf[:cap(buf)]}
+	buf = buf[:cap(buf)]
+	if len(buf) > MaxCryptoBuffer {
+		buf = buf[:MaxCryptoBuffer]
+	}
+	*c = Crypto{buf: buf}
 }
 
 // Add copies CRYPTO data at offset off.
@@ -157,7 +167,7 @@ func (c *Crypto) Add(off uint64, data []byte) {
 		return
 	}
 	copy(c.buf[off:], data)
-	c.insert(span{uint32(off), uint32(off) + uint32(len(data))})
+	c.insert(span{uint16(off), uint16(off) + uint16(len(data))})
 }
 
 // insert merges s into the sorted span list.
