@@ -305,9 +305,17 @@ func NewKeys(version uint32, secret []byte) (*Keys, error) {
 }
 
 // ClientInitialKeys derives the keys of a connection's client Initial
-// packets.
+// packets (the server's secret, not needed, is not derived).
 func ClientInitialKeys(version uint32, dcid []byte) (*Keys, error) {
-	c, _, err := InitialSecrets(version, dcid)
+	p, ok := params(version)
+	if !ok {
+		return nil, ErrVersion
+	}
+	initial, err := hkdf.Extract(sha256.New, dcid, p.salt)
+	if err != nil {
+		return nil, err
+	}
+	c, err := expandLabel(initial, "tls13 ", "client in", hashLen)
 	if err != nil {
 		return nil, err
 	}
