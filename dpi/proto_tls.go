@@ -44,8 +44,7 @@ type tlsState struct {
 	tls13       bool // the server chose TLS 1.3: nothing more in clear
 	noCert      bool // the server's flight went on without a certificate
 	done        bool
-	chDir       Dir // direction the ClientHello came from
-	chVersion   uint16
+	chDir       Dir  // direction the ClientHello came from
 	webrtc      bool // DTLS-SRTP after STUN: no SNI, self-signed certificates are normal
 	viaSTUN     bool // DTLS met after STUN on the same flow (WebRTC)
 	torSNI      bool // the SNI has the shape of Tor's made-up names
@@ -354,7 +353,6 @@ func (t *tlsState) onClientHello(c *Ctx, body []byte) {
 // QUIC share it).
 func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, transport byte) {
 	r := &c.Flow.Result
-	t.chVersion = ch.Version
 	// nDPI treats DTLS-SRTP as WebRTC only when STUN came first.
 	t.webrtc = ch.UseSRTP && transport == tls.JA4DTLS && t.viaSTUN
 	if r.TLSVersion == 0 {

@@ -3,7 +3,6 @@ package dpi
 import (
 	"crypto/sha1"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"net/netip"
 	"strings"
 	"testing"
@@ -352,5 +351,3 @@ func BenchmarkTLSConnection(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(pkts)), "pkts/op")
 }
-
-var _ = hex.EncodeToString

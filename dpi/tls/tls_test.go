@@ -1,7 +1,6 @@
 package tls
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -350,5 +349,3 @@ func equal16(a, b []uint16) bool {
 	}
 	return true
 }
-
-var _ = bytes.Equal
