@@ -19,6 +19,7 @@ type scratch struct {
 
 	tls      tlsState
 	quic     quicState
+	dtls     dtlsState
 	http     httpState
 	dns      dnsState
 	ssh      sshState
