@@ -493,9 +493,6 @@ func (e *Engine) setCategory(f *Flow) {
 		r.Category = f.s.catCategory
 		return
 	}
-	if r.Category != 0 && r.State.Final() {
-		return
-	}
 	if r.App != 0 {
 		if c := cat.ProtoCategory(r.App); c != 0 {
 			r.Category = c

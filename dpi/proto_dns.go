@@ -240,7 +240,9 @@ func dnsName(c *Ctx, s *dnsState, m *dnsmsg.Message, set bool) {
 	// DNS, mDNS and LLMNR are Network traffic whatever they ask about;
 	// the name names the application (DNS.YouTube), not the category.
 	c.SetCategory(0)
-	// TODO(dga): if looksDGA(c.Flow.Result.Hostname) { c.AddRisk(RiskSuspiciousDGADomain) }
+	if looksDGA(c.Flow.Result.Hostname) {
+		c.AddRisk(RiskSuspiciousDGADomain)
+	}
 }
 
 func dnsDisplayName(dst []byte, m *dnsmsg.Message, proto ProtoID) []byte {

@@ -182,7 +182,9 @@ func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
 	s.binariesOK = httpHostSuffix(name, ".windowsupdate.com")
 	if len(name) > 0 && r.Hostname == "" {
 		c.SetHostname(name)
-		// TODO(dga): if looksDGA(r.Hostname) { c.AddRisk(RiskSuspiciousDGADomain) }
+		if looksDGA(r.Hostname) {
+			c.AddRisk(RiskSuspiciousDGADomain)
+		}
 	}
 	if len(host) > 0 && !httpmsg.ValidHost(host) {
 		c.AddRisk(RiskInvalidCharacters)

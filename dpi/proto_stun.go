@@ -569,14 +569,13 @@ func stunDemux(c *Ctx, st *stunState, b []byte, depth int) {
 
 // stunObserveDTLS hands a DTLS datagram met on a STUN flow to the DTLS
 // dissector's metadata reader (JA4, certificate), which the flow's owner
-// would otherwise never run. The DTLS dissector lives in the core family;
-// until it is merged this is a no-op. Merge: replace the body with
-//
-//	saved := c.Payload
-//	c.Payload = b
-//	dtlsObserve(c)
-//	c.Payload = saved
-func stunObserveDTLS(c *Ctx, b []byte) {}
+// would otherwise never run.
+func stunObserveDTLS(c *Ctx, b []byte) {
+	saved := c.Payload
+	c.Payload = b
+	dtlsObserve(c)
+	c.Payload = saved
+}
 
 // stunDTLSRecord reports whether b starts with a DTLS record (RFC 9147 §4):
 // change_cipher_spec, alert, handshake or application_data, version

@@ -436,18 +436,8 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 }
 
 func setTor(c *Ctx) {
-	setApp(c, ProtoTor)
+	c.SetApp(ProtoTor)
 	c.AddRisk(RiskUnsafeProtocol)
-}
-
-// setApp names the application and sets its category at once: the engine
-// does not revisit the category of a flow that was Partial when the
-// dissector says Done.
-func setApp(c *Ctx, app ProtoID) {
-	c.SetApp(app)
-	if c.s.catCategory == 0 {
-		c.Flow.Result.Category = c.Catalog().ProtoCategory(app)
-	}
 }
 
 // torName reports whether host is "www." + a label of Tor's random
@@ -473,7 +463,7 @@ func torName(host, suffix string, min, max int) bool {
 // AnyDesk only): it reports whether it did.
 func alpnApp(c *Ctx, list []byte) bool {
 	if len(list) > 9 && string(list[1:9]) == "anydesk/" {
-		setApp(c, ProtoAnyDesk)
+		c.SetApp(ProtoAnyDesk)
 		c.AddRisk(RiskDesktopOrFileSharing)
 		return true
 	}
@@ -668,7 +658,7 @@ func applyCertificate(c *Ctx, t *tlsState, cert *tls.Certificate) {
 				c.s.catCategory = en.Category
 				r.Category = en.Category
 			}
-			setApp(c, en.App)
+			c.SetApp(en.App)
 			return
 		}
 	}

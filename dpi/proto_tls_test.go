@@ -48,7 +48,7 @@ func TestTLS13ClientHelloSplitOverSegments(t *testing.T) {
 	if r.Meta == nil || r.Meta.ServerALPN != "h2" || len(r.Meta.JA3S) != 32 {
 		t.Errorf("meta %+v", r.Meta)
 	}
-	if r.Risks != 0 {
+	if r.Risks != RiskSet(0).With(RiskKnownProtoNonStdPort) { // TLS on 8443, not 443
 		t.Errorf("risks %v", r.Risks.AppendNames(nil))
 	}
 	if r.DPIPackets != 7 {
