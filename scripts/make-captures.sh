@@ -35,17 +35,20 @@ ip -n $C link set ipscap0 up
 ip -n $S link set ipscap1 up
 
 scenarios="${SCENARIOS:-tls13 tls12 youtube http http6 dns dnslearn quic ssh bittorrent unknown icmp}"
+n=10
 for s in $scenarios; do
+  n=$((n + 1))
+  srv=10.99.0.$n
+  ip -n $S addr add $srv/24 dev ipscap1
+  [ $s = http6 ] && srv=fd00:99::2
   ip netns exec $S tcpdump -Z root -i ipscap1 -s 0 -U --immediate-mode -w "$out/$s.pcap" 'tcp or udp or icmp or (icmp6 and ip6[40] < 133)' 2>"$bin/dump.log" &
   dump=$!
   # Wait until tcpdump is really listening (slow to start on a busy machine).
   for _ in $(seq 100); do grep -q listening "$bin/dump.log" 2>/dev/null && break; sleep 0.1; done
-  srv=10.99.0.2
-  [ $s = http6 ] && srv=fd00:99::2
   if [ $s = icmp ]; then
     ip netns exec $C ping -c 2 -i 0.2 -q $srv >/dev/null
   else
-    ip netns exec $S "$bin/capgen" serve $s &
+    ip netns exec $S "$bin/capgen" serve $s $srv &
     sp=$!
     sleep 1
     ip netns exec $C "$bin/capgen" client $s $srv

@@ -4,8 +4,11 @@
 // talking between two network namespaces while tcpdump records. It is run
 // by scripts/make-captures.sh as root; tests only replay its output.
 //
-//	capgen serve SCENARIO           (in the server namespace)
+//	capgen serve SCENARIO SERVERIP  (in the server namespace)
 //	capgen client SCENARIO SERVERIP (in the client namespace)
+//
+// Each scenario gets its own server address, so names learned from one
+// scenario's DNS answers do not spill into the others in the merged demo.
 package main
 
 import (
@@ -31,23 +34,17 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// Every scenario's server hostnames; the test CA signs a leaf for each.
-var names = []string{"www.example.test", "legacy.example.test", "www.youtube.com", "quic.example.test", "blocked.example", "allowed.example"}
-
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: capgen serve SCENARIO | capgen client SCENARIO SERVERIP")
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, "usage: capgen serve|client SCENARIO SERVERIP")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "serve":
+		self = net.ParseIP(os.Args[3])
 		err = serve(os.Args[2])
 	case "client":
-		if len(os.Args) < 4 {
-			err = fmt.Errorf("client needs the server address")
-			break
-		}
 		err = client(os.Args[2], os.Args[3])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
@@ -58,53 +55,71 @@ func main() {
 	}
 }
 
-func certificate() tls.Certificate {
+// self is the server's address for this scenario; DNS answers carry it.
+var self net.IP
+
+// on is the listening address for a port: the scenario's own address, so
+// replies come from the address the client asked.
+func on(port string) string { return net.JoinHostPort(self.String(), port) }
+
+// certificate makes a leaf for one name, signed by a throwaway CA, valid
+// for a year (so no expiry risk is flagged).
+func certificate(name string) tls.Certificate {
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ca := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ips test CA", Organization: []string{"ips"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	caDER, _ := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	caCert, _ := x509.ParseCertificate(caDER)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0], Organization: []string{"ips"}},
-		DNSNames:  names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name, Organization: []string{"ips"}},
+		DNSNames:  []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, _ := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	return tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}
 }
 
+// serverTLS answers each SNI with a certificate for that name only (and
+// a name-less connection with one for the server's address name).
 func serverTLS(maxVersion uint16) *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{certificate()}, MaxVersion: maxVersion,
-		NextProtos: []string{"http/1.1", "ips-test"}}
+	return &tls.Config{MaxVersion: maxVersion, NextProtos: []string{"http/1.1", "ips-test"},
+		GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			name := hi.ServerName
+			if name == "" {
+				name = "learned.example.test"
+			}
+			c := certificate(name)
+			return &c, nil
+		}}
 }
 
 func serve(scenario string) error {
 	switch scenario {
 	case "tls13", "youtube":
-		return serveHTTPS(":443", 0)
+		return serveHTTPS(on("443"), 0)
 	case "dnslearn":
-		go serveDNS(":53")
-		return serveHTTPS(":443", 0)
+		go serveDNS(on("53"))
+		return serveHTTPS(on("443"), 0)
 	case "tls12":
-		return serveHTTPS(":443", tls.VersionTLS12)
+		return serveHTTPS(on("443"), tls.VersionTLS12)
 	case "http", "http6":
-		return serveHTTP(":80")
+		return serveHTTP(on("80"))
 	case "dns":
-		go serveDNSTCP(":53")
-		return serveDNS(":53")
+		go serveDNSTCP(on("53"))
+		return serveDNS(on("53"))
 	case "quic":
-		return serveQUIC(":443")
+		return serveQUIC(on("443"))
 	case "ssh":
-		return serveLines(":22", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+		return serveLines(on("22"), "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
 	case "bittorrent":
-		return serveBitTorrent(":6881")
+		return serveBitTorrent(on("6881"))
 	case "unknown":
-		return serveLines(":5555", "\x00\x01\x02\x03 no protocol here\n")
+		return serveLines(on("5555"), "\x00\x01\x02\x03 no protocol here\n")
 	}
 	return fmt.Errorf("unknown scenario %q", scenario)
 }
@@ -217,17 +232,6 @@ func dnsAnswer(req []byte, self net.IP) ([]byte, error) {
 	return b.Finish()
 }
 
-// localIP is the address the server answers DNS queries with: its own.
-func localIP() net.IP {
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP
-		}
-	}
-	return net.IPv4(127, 0, 0, 1)
-}
-
 func serveDNS(addr string) error {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
@@ -239,7 +243,7 @@ func serveDNS(addr string) error {
 		if err != nil {
 			return err
 		}
-		if out, err := dnsAnswer(buf[:n], localIP()); err == nil {
+		if out, err := dnsAnswer(buf[:n], self); err == nil {
 			pc.WriteTo(out, from)
 		}
 	}
@@ -265,7 +269,7 @@ func serveDNSTCP(addr string) error {
 			if _, err := io.ReadFull(c, req); err != nil {
 				return
 			}
-			out, err := dnsAnswer(req, localIP())
+			out, err := dnsAnswer(req, self)
 			if err != nil {
 				return
 			}
