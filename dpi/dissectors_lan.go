@@ -1,14 +1,136 @@
 package dpi
 
-// lanDissectors are the detectors of this family, in priority order.
-var lanDissectors = []dissector{}
+import "encoding/binary"
 
-// lanState is the per-flow state of this family's dissectors.
-type lanState struct{}
+// lanDissectors are the detectors of this family, in priority order: those
+// with the most specific signatures (magic numbers, exact length fields)
+// come first, loose text matchers last, so that a strict matcher claims a
+// payload before a heuristic can.
+var lanDissectors = []dissector{
+	// UDP (and some TCP) protocols recognised from one packet.
+	{name: "DHCP", l4: onUDP, udpPorts: []uint16{67, 68}, fn: dissectDHCP},
+	{name: "DHCPv6", l4: onUDP, udpPorts: []uint16{546, 547}, fn: dissectDHCPv6},
+	{name: "NetBIOS", l4: onTCP | onUDP, tcpPorts: []uint16{139}, udpPorts: []uint16{137, 138}, fn: dissectNetBIOS},
+	{name: "SLP", l4: onTCP | onUDP, tcpPorts: []uint16{427}, udpPorts: []uint16{427}, fn: dissectSLP},
+	{name: "Radius", l4: onUDP, udpPorts: []uint16{1812, 1813, 1645, 1646, 3799}, fn: dissectRadius},
+	{name: "SNMP", l4: onUDP, udpPorts: []uint16{161, 162}, fn: dissectSNMP},
+	{name: "Kerberos", l4: onTCP | onUDP, tcpPorts: []uint16{88}, udpPorts: []uint16{88}, fn: dissectKerberos},
+	{name: "LDAP", l4: onTCP | onUDP, tcpPorts: []uint16{389, 3268}, udpPorts: []uint16{389}, fn: dissectLDAP},
+	{name: "SMB", l4: onTCP, tcpPorts: []uint16{445}, fn: dissectSMB},
+	{name: "NTP", l4: onUDP, udpPorts: []uint16{123}, fn: dissectNTP},
+	{name: "collectd", l4: onUDP, udpPorts: []uint16{25826}, fn: dissectCollectd},
+	{name: "UBNTAC2", l4: onUDP, udpPorts: []uint16{10001}, fn: dissectUBNTAC2},
+	{name: "HSRP", l4: onUDP, udpPorts: []uint16{1985, 2029}, fn: dissectHSRP},
+	{name: "RMCP", l4: onUDP, udpPorts: []uint16{623}, fn: dissectRMCP},
+	{name: "CAN", l4: onTCP | onUDP, fn: dissectCAN},
+	{name: "LISP", l4: onTCP | onUDP, tcpPorts: []uint16{4342}, udpPorts: []uint16{4341, 4342}, fn: dissectLISP},
+	{name: "PTPv2", l4: onUDP, udpPorts: []uint16{319, 320}, fn: dissectPTPv2},
+	{name: "BFD", l4: onUDP, udpPorts: []uint16{3784, 3785, 4784}, fn: dissectBFD},
+	{name: "sFlow", l4: onUDP, udpPorts: []uint16{6343}, fn: dissectSFlow},
+	{name: "SOMEIP", l4: onTCP | onUDP, tcpPorts: []uint16{30491, 30501, 30490}, udpPorts: []uint16{30491, 30501, 30490}, fn: dissectSOMEIP},
+	{name: "Ether-S-Bus", l4: onUDP, udpPorts: []uint16{5050}, fn: dissectEtherSBus},
+	{name: "GTP", l4: onUDP, udpPorts: []uint16{2152, 2123, 3386}, fn: dissectGTP},
+	{name: "XDMCP", l4: onUDP, udpPorts: []uint16{177}, fn: dissectXDMCP},
+	{name: "CPHA", l4: onUDP, udpPorts: []uint16{8116}, fn: dissectCPHA},
+	{name: "COAP", l4: onUDP, udpPorts: []uint16{5683, 5684}, fn: dissectCOAP},
+	{name: "NAT-PMP", l4: onUDP, udpPorts: []uint16{5351}, fn: dissectNATPMP},
+	{name: "Dropbox", l4: onUDP, udpPorts: []uint16{17500}, fn: dissectDropbox},
+	{name: "SSDP", l4: onUDP, udpPorts: []uint16{1900}, fn: dissectSSDP},
+	{name: "WSD", l4: onUDP, udpPorts: []uint16{3702}, fn: dissectWSD},
+}
 
-// lanPorts are default ports of this family's protocols (see ports.go).
-var lanPorts = []string{}
+// lanState is the per-flow state of this family's dissectors: a few bytes
+// per protocol that needs more than one packet.
+type lanState struct {
+	snmp uint8 // an SNMP v1/v2c request was seen; the response is next
+	krb  uint8 // a Kerberos KDC request was seen; the reply is next
+}
+
+// lanPorts are default ports of this family's protocols (see ports.go) that
+// corePorts does not already list.
+var lanPorts = []string{
+	"RMCP u:623",
+	"PTPv2 u:319,320",
+	"BFD u:3784,3785",
+	"DHCPV6 u:546,547",
+}
 
 // lanShared is engine-wide state of this family (caches that outlive a
 // flow, such as peers already seen speaking a protocol). One per engine.
 type lanShared struct{}
+
+// lanSet classifies the flow as a protocol of this family and flags the
+// risk nDPI attaches to protocols it rates unsafe or dangerous.
+func lanSet(c *Ctx, master, app ProtoID) {
+	c.Set(master, app)
+	p := app
+	if p == 0 {
+		p = master
+	}
+	switch p.Breed() {
+	case BreedUnsafe, BreedPotentiallyDangerous, BreedDangerous:
+		c.AddRisk(RiskUnsafeProtocol)
+	}
+}
+
+// lanDone classifies the flow and ends inspection.
+func lanDone(c *Ctx, p ProtoID) Status {
+	lanSet(c, p, 0)
+	return Done
+}
+
+func be16(b []byte, off int) uint16 { return binary.BigEndian.Uint16(b[off:]) }
+func be24(b []byte, off int) uint32 {
+	return uint32(b[off])<<16 | uint32(b[off+1])<<8 | uint32(b[off+2])
+}
+func be32(b []byte, off int) uint32 { return binary.BigEndian.Uint32(b[off:]) }
+func le16(b []byte, off int) uint16 { return binary.LittleEndian.Uint16(b[off:]) }
+func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
+
+// hasPort reports whether either end of the flow uses port p.
+func hasPort(c *Ctx, p uint16) bool { return c.ServerPort() == p || c.ClientPort() == p }
+
+// dstPort is the destination port of the current packet.
+func dstPort(c *Ctx) uint16 { return c.Pkt.DstPort }
+
+// hasPrefix reports whether b starts with s, without converting.
+func hasPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+// hasPrefixFold is hasPrefix ignoring ASCII case (s must be lower case).
+func hasPrefixFold(b []byte, s string) bool {
+	if len(b) < len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFold finds s (lower case) in b ignoring ASCII case; -1 when absent.
+func indexFold(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if hasPrefixFold(b[i:], s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// index finds s in b; -1 when absent.
+func index(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if b[i] == s[0] && string(b[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
+}
