@@ -35,6 +35,25 @@ var lanDissectors = []dissector{
 	{name: "COAP", l4: onUDP, udpPorts: []uint16{5683, 5684}, fn: dissectCOAP},
 	{name: "NAT-PMP", l4: onUDP, udpPorts: []uint16{5351}, fn: dissectNATPMP},
 	{name: "Dropbox", l4: onUDP, udpPorts: []uint16{17500}, fn: dissectDropbox},
+	// TCP protocols.
+	{name: "TLS-mail-ports", l4: onTCP, tcpPorts: []uint16{993, 995, 465}, fn: dissectTLSPorts},
+	{name: "FTP_DATA", l4: onTCP, fn: dissectFTPData},
+	{name: "BGP", l4: onTCP, tcpPorts: []uint16{179}, fn: dissectBGP},
+	{name: "RDP", l4: onTCP | onUDP, tcpPorts: []uint16{3389}, udpPorts: []uint16{3389}, fn: dissectRDP},
+	{name: "VNC", l4: onTCP, tcpPorts: []uint16{5900, 5901}, fn: dissectVNC},
+	{name: "MsSQL-TDS", l4: onTCP, tcpPorts: []uint16{1433, 1434}, fn: dissectMsSQLTDS},
+	{name: "MongoDB", l4: onTCP, tcpPorts: []uint16{27017}, fn: dissectMongoDB},
+	{name: "HP_VIRTGRP", l4: onTCP, fn: dissectHPVIRTGRP},
+	{name: "IEC60870", l4: onTCP, tcpPorts: []uint16{2404}, fn: dissectIEC104},
+	{name: "DNP3", l4: onTCP | onUDP, tcpPorts: []uint16{20000}, udpPorts: []uint16{20000}, fn: dissectDNP3},
+	{name: "Modbus", l4: onTCP, tcpPorts: []uint16{502}, fn: dissectModbus},
+	{name: "SMTP", l4: onTCP, tcpPorts: []uint16{25, 587}, fn: dissectSMTP},
+	{name: "POP3", l4: onTCP, tcpPorts: []uint16{110}, fn: dissectPOP3},
+	{name: "IMAP", l4: onTCP, tcpPorts: []uint16{143}, fn: dissectIMAP},
+	{name: "FTP_CONTROL", l4: onTCP, tcpPorts: []uint16{21}, fn: dissectFTP},
+	{name: "Telnet", l4: onTCP, tcpPorts: []uint16{23}, fn: dissectTelnet},
+	{name: "Jabber", l4: onTCP, tcpPorts: []uint16{5222, 5269}, fn: dissectJabber},
+	{name: "MQTT", l4: onTCP, tcpPorts: []uint16{1883, 8883}, fn: dissectMQTT},
 	{name: "SSDP", l4: onUDP, udpPorts: []uint16{1900}, fn: dissectSSDP},
 	{name: "WSD", l4: onUDP, udpPorts: []uint16{3702}, fn: dissectWSD},
 }
@@ -44,6 +63,14 @@ var lanDissectors = []dissector{
 type lanState struct {
 	snmp uint8 // an SNMP v1/v2c request was seen; the response is next
 	krb  uint8 // a Kerberos KDC request was seen; the reply is next
+	// text protocols: txtGreeted, txtKnown, txtStartTLS, txtTLS
+	smtp, pop, imap, ftp uint8
+	tlsPort              uint8 // TLS seen on an implicit-TLS mail port
+	telnet               uint8 // 1 classified, 2 a password prompt was seen
+	vnc                  uint8 // the first RFB banner was seen
+	rdp                  uint8 // TCP: 1 CR seen, 2 TLS expected, 3 TLS; UDP: see rdpUDP
+	rdpDir               uint8
+	rdpSeq               uint32
 }
 
 // lanPorts are default ports of this family's protocols (see ports.go) that
@@ -53,11 +80,14 @@ var lanPorts = []string{
 	"PTPv2 u:319,320",
 	"BFD u:3784,3785",
 	"DHCPV6 u:546,547",
+	"RDP u:3389",
 }
 
 // lanShared is engine-wide state of this family (caches that outlive a
 // flow, such as peers already seen speaking a protocol). One per engine.
-type lanShared struct{}
+type lanShared struct {
+	ftp ftpExpectTable // data connections announced by FTP control connections
+}
 
 // lanSet classifies the flow as a protocol of this family and flags the
 // risk nDPI attaches to protocols it rates unsafe or dangerous.

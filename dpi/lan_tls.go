@@ -1,0 +1,58 @@
+package dpi
+
+// lanTLS hands a flow that carries TLS to the TLS dissector and names it
+// after the protocol underneath, as nDPI does: SMTP after STARTTLS becomes
+// SMTPS (SMTPS.Google when the server name is known), IMAP and POP3 become
+// IMAPS and POPS, FTP after AUTH TLS becomes FTPS, TLS on 993/995/465 is
+// IMAPS/POPS/SMTPS and RDP's enhanced security is TLS.RDP. master replaces
+// TLS as the master protocol; a non-zero app is forced as the
+// application. The TLS dissector keeps its own state in the scratch, so
+// the flow can be handed to it packet after packet.
+func lanTLS(c *Ctx, master, app ProtoID) Status {
+	st := dissectTLS(c)
+	r := &c.Flow.Result
+	if r.Master == ProtoTLS || r.Master == 0 || r.Master != master {
+		r.Master = master
+	}
+	if app != 0 {
+		r.App = app
+	}
+	if r.Confidence == ConfUnknown {
+		r.Confidence = ConfDPI
+	}
+	if st == Exclude || st == Continue {
+		// Not a handshake the TLS dissector could use: the protocol is
+		// known all the same.
+		return Done
+	}
+	return st
+}
+
+// tlsRecord reports whether b starts like a TLS handshake record (content
+// type 22, version 3.x).
+func tlsRecord(b []byte) bool {
+	return len(b) >= 6 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
+}
+
+// dissectTLSPorts names TLS on the mail protocols' implicit-TLS ports.
+func dissectTLSPorts(c *Ctx) Status {
+	var p ProtoID
+	switch {
+	case hasPort(c, 993):
+		p = ProtoIMAPS
+	case hasPort(c, 995):
+		p = ProtoPOPS
+	case hasPort(c, 465):
+		p = ProtoSMTPS
+	default:
+		return Exclude
+	}
+	if c.s.lan.tlsPort == 0 {
+		if !tlsRecord(c.Payload) {
+			return Exclude
+		}
+		c.s.lan.tlsPort = 1
+		lanSet(c, p, 0)
+	}
+	return lanTLS(c, p, 0)
+}
