@@ -54,6 +54,36 @@ var lanDissectors = []dissector{
 	{name: "Telnet", l4: onTCP, tcpPorts: []uint16{23}, fn: dissectTelnet},
 	{name: "Jabber", l4: onTCP, tcpPorts: []uint16{5222, 5269}, fn: dissectJabber},
 	{name: "MQTT", l4: onTCP, tcpPorts: []uint16{1883, 8883}, fn: dissectMQTT},
+	{name: "DCERPC", l4: onTCP | onUDP, tcpPorts: []uint16{135}, udpPorts: []uint16{135, 34964}, fn: dissectDCERPC},
+	{name: "PostgreSQL", l4: onTCP, tcpPorts: []uint16{5432}, fn: dissectPostgreSQL},
+	{name: "MySQL", l4: onTCP, tcpPorts: []uint16{3306}, fn: dissectMySQL},
+	{name: "Kafka", l4: onTCP, tcpPorts: []uint16{9092}, fn: dissectKafka},
+	{name: "AMQP", l4: onTCP, tcpPorts: []uint16{5672}, fn: dissectAMQP},
+	{name: "OpenWire", l4: onTCP, tcpPorts: []uint16{61616}, fn: dissectOpenWire},
+	{name: "STOMP", l4: onTCP, tcpPorts: []uint16{61613}, fn: dissectSTOMP},
+	{name: "Nats", l4: onTCP, tcpPorts: []uint16{4222}, fn: dissectNats},
+	{name: "RESP", l4: onTCP, tcpPorts: []uint16{6379}, fn: dissectRESP},
+	{name: "Memcached", l4: onTCP | onUDP, tcpPorts: []uint16{11211}, udpPorts: []uint16{11211}, fn: dissectMemcached},
+	{name: "Thrift", l4: onTCP | onUDP, tcpPorts: []uint16{9090}, udpPorts: []uint16{6831, 6832}, fn: dissectThrift},
+	{name: "AJP", l4: onTCP, tcpPorts: []uint16{8009}, fn: dissectAJP},
+	{name: "FastCGI", l4: onTCP, tcpPorts: []uint16{9000}, fn: dissectFastCGI},
+	{name: "SMPP", l4: onTCP, tcpPorts: []uint16{2775}, fn: dissectSMPP},
+	{name: "Lustre", l4: onTCP, tcpPorts: []uint16{988}, fn: dissectLustre},
+	{name: "Raft", l4: onTCP, fn: dissectRaft},
+	{name: "CHECKMK", l4: onTCP, tcpPorts: []uint16{6556}, fn: dissectCHECKMK},
+	{name: "HL7", l4: onTCP, tcpPorts: []uint16{2575}, fn: dissectHL7},
+	{name: "BeckhoffADS", l4: onTCP, tcpPorts: []uint16{48898}, fn: dissectBeckhoffADS},
+	{name: "ANSI_C1222", l4: onTCP | onUDP, tcpPorts: []uint16{1153}, udpPorts: []uint16{1153}, fn: dissectC1222},
+	{name: "ATG", l4: onTCP, tcpPorts: []uint16{10001}, fn: dissectATG},
+	{name: "TRDP", l4: onTCP | onUDP, tcpPorts: []uint16{17225}, udpPorts: []uint16{17224, 17225}, fn: dissectTRDP},
+	{name: "CIP", l4: onUDP, udpPorts: []uint16{2222}, fn: dissectCIP},
+	{name: "BACnet", l4: onUDP, udpPorts: []uint16{47808}, fn: dissectBACnet},
+	{name: "LDP", l4: onTCP | onUDP, tcpPorts: []uint16{646}, udpPorts: []uint16{646}, fn: dissectLDP},
+	{name: "Whois-DAS", l4: onTCP, tcpPorts: []uint16{43}, fn: dissectWhois},
+	{name: "Usenet", l4: onTCP, tcpPorts: []uint16{119}, fn: dissectUsenet},
+	{name: "RTSP", l4: onTCP | onUDP, tcpPorts: []uint16{554}, fn: dissectRTSP},
+	{name: "RTMP", l4: onTCP, tcpPorts: []uint16{1935}, fn: dissectRTMP},
+	{name: "Syslog", l4: onTCP | onUDP, tcpPorts: []uint16{514, 601, 6514}, udpPorts: []uint16{514}, fn: dissectSyslog},
 	{name: "SSDP", l4: onUDP, udpPorts: []uint16{1900}, fn: dissectSSDP},
 	{name: "WSD", l4: onUDP, udpPorts: []uint16{3702}, fn: dissectWSD},
 }
@@ -71,6 +101,8 @@ type lanState struct {
 	rdp                  uint8 // TCP: 1 CR seen, 2 TLS expected, 3 TLS; UDP: see rdpUDP
 	rdpDir               uint8
 	rdpSeq               uint32
+	fcgi                 uint8 // FastCGI: packets since BEGIN_REQUEST
+	pg                   uint8 // PostgreSQL: an SSL/GSS request awaits its one-byte answer
 }
 
 // lanPorts are default ports of this family's protocols (see ports.go) that
@@ -81,6 +113,16 @@ var lanPorts = []string{
 	"BFD u:3784,3785",
 	"DHCPV6 u:546,547",
 	"RDP u:3389",
+	"LDP t:646 u:646",
+	"TRDP t:17225 u:17224,17225",
+	"CIP u:2222",
+	"BeckhoffADS t:48898",
+	"ANSI_C1222 t:1153 u:1153",
+	"CHECKMK t:6556",
+	"STOMP t:61613",
+	"OpenWire t:61616",
+	"Lustre t:988",
+	"RESP t:6379",
 }
 
 // lanShared is engine-wide state of this family (caches that outlive a

@@ -5,10 +5,16 @@ package dpi
 // that includes the 4-byte part header, and a value. The parts must tile
 // the datagram exactly. The host part (type 0) names the sender. Signed
 // (0x0200) and encrypted (0x0210) datagrams are opaque: like nDPI, they
-// are left to the port.
+// are left to the port. A sender resets its state per datagram, so the
+// first part is the host (0x0000) or a time (0x0001, 0x0008); without that
+// anchor any datagram whose bytes 2..3 happen to hold its length would
+// tile as one part.
 func dissectCollectd(c *Ctx) Status {
 	b := c.Payload
 	if len(b) < 4 || c.L4() != IPProtoUDP {
+		return Exclude
+	}
+	if t := be16(b, 0); t != 0x0000 && t != 0x0001 && t != 0x0008 {
 		return Exclude
 	}
 	var host []byte

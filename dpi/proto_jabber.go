@@ -13,6 +13,9 @@ func dissectJabber(c *Ctx) Status {
 	}
 	if hasPrefix(b, "<?xml") || hasPrefix(b, "<stream:stream") {
 		if index(b, "jabber") >= 0 || index(b, "xmpp") >= 0 {
+			if index(b, "im.truphone.com") >= 0 {
+				return lanDone(c, ProtoTruPhone) // nDPI names TruPhone's XMPP service on its own
+			}
 			return lanDone(c, ProtoJabber)
 		}
 		if c.Payloads(ToServer)+c.Payloads(ToClient) < 4 {
