@@ -47,12 +47,37 @@ func dissectTLSPorts(c *Ctx) Status {
 	default:
 		return Exclude
 	}
-	if c.s.lan.tlsPort == 0 {
-		if !tlsRecord(c.Payload) {
+	st := &c.s.lan.tlsPort
+	b := c.Payload
+	switch *st {
+	case 0:
+		if tlsRecord(b) {
+			*st = 1
+			lanSet(c, p, 0)
+			return lanTLS(c, p, 0)
+		}
+		// Picked up mid-session: records of application data (or alerts,
+		// change cipher spec) in both directions, as nDPI accepts.
+		if !tlsAnyRecord(b) {
 			return Exclude
 		}
-		c.s.lan.tlsPort = 1
-		lanSet(c, p, 0)
+		*st = 2 + uint8(c.Dir)
+		return Continue
+	case 2, 3:
+		if Dir(*st-2) == c.Dir {
+			return Continue
+		}
+		if !tlsAnyRecord(b) {
+			return Exclude
+		}
+		return lanDone(c, p)
 	}
 	return lanTLS(c, p, 0)
+}
+
+// tlsAnyRecord reports whether b starts like a TLS record of any content
+// type (change cipher spec 20, alert 21, handshake 22, application data
+// 23) with a plausible length.
+func tlsAnyRecord(b []byte) bool {
+	return len(b) >= 5 && b[0] >= 20 && b[0] <= 23 && b[1] == 3 && b[2] <= 4 && be16(b, 3) <= 16384+2048
 }
