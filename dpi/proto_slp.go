@@ -2,10 +2,12 @@ package dpi
 
 // Service Location Protocol, version 1 (RFC 2165 §7) and version 2
 // (RFC 2608 §8). Both start with a fixed header whose length field gives
-// the whole message, which makes a one-packet test reliable.
+// the whole message. SLP always uses port 427 (RFC 2608 §6.1); the
+// version 1 header in particular is too loose for other ports (a RADIUS
+// packet passes it).
 func dissectSLP(c *Ctx) Status {
 	b := c.Payload
-	if len(b) < 12 {
+	if len(b) < 12 || !hasPort(c, 427) {
 		return Exclude
 	}
 	udp := c.L4() == IPProtoUDP
