@@ -67,7 +67,9 @@ var nbSession = cat(0x81, 0, u16(68), nbName("FILESRV", 0x20), 0, nbName("LAPTOP
 func nbss(msg []byte) []byte { return cat(0, 0, u16(len(msg)), msg) }
 
 // MS-CIFS §2.2.3.1 SMB header (32 bytes) and a parameter/data block.
-func smb1(cmd byte) []byte { return nbss(cat(0xff, "SMB", cmd, make([]byte, 27), 0, u16(8), "\x02NT LM 0")) }
+func smb1(cmd byte) []byte {
+	return nbss(cat(0xff, "SMB", cmd, make([]byte, 27), 0, u16(8), "\x02NT LM 0"))
+}
 
 // MS-SMB2 §2.2.1 SMB2 header (64 bytes), NEGOTIATE (0).
 var smb2Negotiate = nbss(cat(0xfe, "SMB", u16(64), make([]byte, 58), u16(36), u16(2), make([]byte, 32)))
@@ -197,7 +199,7 @@ var (
 
 // FastCGI §5.1 BEGIN_REQUEST (responder) and a PARAMS record.
 var (
-	fcgiBegin  = cat(1, 1, u16(1), u16(8), 0, 0, u16(1), 0, 0, 0, 0, 0, 0)
+	fcgiBegin     = cat(1, 1, u16(1), u16(8), 0, 0, u16(1), 0, 0, 0, 0, 0, 0)
 	fcgiParamsRec = func() []byte {
 		nv := cat(9, 15, "HTTP_HOST", "www.example.org", 15, 8, "HTTP_USER_AGENT", "curl/8.0")
 		return cat(1, 4, u16(1), u16(len(nv)), 0, 0, nv)
