@@ -113,6 +113,7 @@ var lanPorts = []string{
 	"BFD u:3784,3785",
 	"DHCPV6 u:546,547",
 	"RDP u:3389",
+	"DCERPC t:135 u:135",
 	"LDP t:646 u:646",
 	"TRDP t:17225 u:17224,17225",
 	"CIP u:2222",
@@ -143,6 +144,40 @@ func lanSet(c *Ctx, master, app ProtoID) {
 	case BreedUnsafe, BreedPotentiallyDangerous, BreedDangerous:
 		c.AddRisk(RiskUnsafeProtocol)
 	}
+	lanCheckPort(c, master)
+}
+
+// lanPortChecked are the protocols for which nDPI flags a DPI match away
+// from the protocol's default ports (NDPI_KNOWN_PROTOCOL_ON_NON_STANDARD_PORT),
+// judged by the master protocol's ports (NetBIOS.SMBv1 on 445 is flagged:
+// NetBIOS expects 137..139). Only protocols whose nDPI behaviour and
+// default ports are established are listed; for others (SOME/IP, AJP,
+// SMPP, Thrift, XMPP on 5223) nDPI's port lists differ from the guess
+// table or it does not flag them.
+var lanPortChecked = [...]ProtoID{ProtoNetBIOS, ProtoVNC, ProtoMQTT, ProtoMongoDB, ProtoHL7, ProtoHSRP, ProtoRTSP, ProtoDCERPC}
+
+// lanCheckPort flags a known protocol on a non-standard port. Traffic to
+// a broadcast or multicast group is exempt (announcements go where the
+// sender chooses).
+func lanCheckPort(c *Ctx, master ProtoID) {
+	found := false
+	for _, p := range lanPortChecked {
+		if p == master {
+			found = true
+			break
+		}
+	}
+	if !found || c.Pkt == nil {
+		return
+	}
+	if d := c.Pkt.Dst; d.IsMulticast() || (d.Is4() && d.As4()[3] == 255) {
+		return
+	}
+	l4 := c.L4()
+	if PortProto(l4, c.ServerPort()) == master || PortProto(l4, c.ClientPort()) == master {
+		return
+	}
+	c.AddRisk(RiskKnownProtoNonStdPort)
 }
 
 // lanDone classifies the flow and ends inspection.
