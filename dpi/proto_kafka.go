@@ -9,7 +9,13 @@ func dissectKafka(c *Ctx) Status {
 	if len(b) < 14 || c.Dir != ToServer || int(be32(b, 0)) != len(b)-4 {
 		return Exclude
 	}
-	if be16(b, 4) > 74 || be16(b, 6) > 20 {
+	key := be16(b, 4)
+	if key > 74 || be16(b, 6) > 20 {
+		return Exclude
+	}
+	// Away from the broker ports, only the requests a client opens with
+	// (ApiVersions 18, Metadata 3, SaslHandshake 17) are accepted.
+	if !hasPort(c, 9092) && !hasPort(c, 9093) && key != 18 && key != 3 && key != 17 {
 		return Exclude
 	}
 	n := int(int16(be16(b, 12)))

@@ -11,7 +11,9 @@ func dissectRTMP(c *Ctx) Status {
 	if len(b) != 1537 && !(len(b) >= 1200 && len(b) < 1537) {
 		return Exclude
 	}
-	if b[0] == 3 && (b[5]|b[6]|b[7]|b[8]) != 0 && !hasPort(c, 1935) {
+	// Away from 1935 only the plain handshake, whose C1 has four zero
+	// bytes after the timestamp, is specific enough.
+	if !hasPort(c, 1935) && (b[0] != 3 || (b[5]|b[6]|b[7]|b[8]) != 0) {
 		return Exclude
 	}
 	return lanDone(c, ProtoRTMP)
