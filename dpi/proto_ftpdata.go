@@ -24,12 +24,14 @@ type ftpExpect struct {
 type ftpExpectTable struct {
 	slots [ftpExpectSlots]ftpExpect
 	next  int
+	used  bool // anything was ever announced: lets the common case skip the scan
 }
 
 func (t *ftpExpectTable) add(a netip.Addr, port uint16, now int64) {
 	if !a.IsValid() || port == 0 {
 		return
 	}
+	t.used = true
 	t.slots[t.next] = ftpExpect{addr: a.Unmap(), port: port, expires: now + ftpExpectTTL}
 	t.next = (t.next + 1) % ftpExpectSlots
 }
@@ -168,6 +170,9 @@ func atou16(b []byte, stop byte) (uint16, bool) {
 // connection announced.
 func dissectFTPData(c *Ctx) Status {
 	t := &c.e.lan.ftp
+	if !t.used || c.L4() != IPProtoTCP {
+		return Exclude
+	}
 	now := c.Flow.LastSeen
 	srv, cli := c.Flow.Server(), c.Flow.Client()
 	if t.match(srv.Addr(), srv.Port(), now) || t.match(cli.Addr(), cli.Port(), now) {
