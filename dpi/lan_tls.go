@@ -20,10 +20,15 @@ func lanTLS(c *Ctx, master, app ProtoID) Status {
 	if r.Confidence == ConfUnknown {
 		r.Confidence = ConfDPI
 	}
-	if st == Exclude || st == Continue {
+	switch st {
+	case Exclude:
 		// Not a handshake the TLS dissector could use: the protocol is
 		// known all the same.
 		return Done
+	case Continue:
+		// The TLS dissector waits for more of the handshake; the flow is
+		// named already, so this dissector keeps it.
+		return More
 	}
 	return st
 }
