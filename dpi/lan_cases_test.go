@@ -255,3 +255,38 @@ var dceBind = cat(5, 0, 11, 3, 0x10, 0, 0, 0, l16(72), l16(0), l32(1), l16(4280)
 // interface (big-endian UUIDs).
 var pnioRequest = cat(4, 0, 0x20, 0, 0, 0, 0, 0, make([]byte, 16),
 	hx("dea000016c9711d1827100a02442df7d"), make([]byte, 16), make([]byte, 40))
+
+// More server protocols.
+var (
+	// AFP DSI GetStatus request (flags 0, command 3).
+	dsiGetStatus = cat(0, 3, u16(1), u32(0), u32(0), u32(0))
+	// RFC 1350 §5 read request.
+	tftpRRQ = cat(0, 1, "pxelinux.0\x00", "octet\x00")
+	// TNS CONNECT with a connect descriptor.
+	tnsConnect = func() []byte {
+		d := "(DESCRIPTION=(CONNECT_DATA=(SERVICE_NAME=orcl))(ADDRESS=(PROTOCOL=TCP)(HOST=db)(PORT=1521)))"
+		return cat(u16(8+26+len(d)), u16(0), 1, 0, u16(0), make([]byte, 26), d)
+	}()
+	// ODVA EtherNet/IP RegisterSession: protocol version 1, options 0.
+	enipRegister = cat(l16(0x65), l16(4), l32(0), l32(0), make([]byte, 8), l32(0), l16(1), l16(0))
+	// S7comm job (setup communication) over TPKT/COTP.
+	s7Setup = func() []byte {
+		s7 := cat(0x32, 1, u16(0), u16(1), u16(8), u16(0), 0xf0, 0, u16(1), u16(1), u16(480))
+		return cat(3, 0, u16(4+3+len(s7)), 2, 0xf0, 0x80, s7)
+	}()
+	// OPC 10000-6 §7.1.2.3 Hello.
+	opcuaHello = func() []byte {
+		body := cat(l32(0), l32(65536), l32(65536), l32(0), l32(0), l32(19), "opc.tcp://plc:4840/")
+		return cat("HELF", l32(8+len(body)), body)
+	}()
+	zabbixReq = cat("ZBXD", 1, l32(10), l32(0), "agent.ping")
+	gitReq    = []byte("0032git-upload-pack /project.git\x00host=example.org\x00")
+	knxSearch = cat(6, 0x10, u16(0x0201), u16(14), 8, 1, []byte{192, 0, 2, 1}, u16(3671))
+	ofHello   = cat(4, 0, u16(8), u32(1))
+	// RFC 6733 §5.3 Capabilities-Exchange-Request header.
+	diameterCER = cat(1, 0, 0, 20, 0x80, 0, 1, 1, u32(0), u32(1), u32(2))
+	// RFC 1813 NULL procedure call on NFSv3 over TCP.
+	nfsNull = cat(u32(0x80000000|40), u32(7), u32(0), u32(2), u32(100003), u32(3), u32(0), u32(0), u32(0), u32(0), u32(0))
+	// Cassandra OPTIONS request, protocol v4.
+	cqlOptions = cat(4, 0, u16(0), 5, u32(0))
+)

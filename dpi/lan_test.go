@@ -170,6 +170,22 @@ func lanCases() []lanCase {
 		{name: "Syslog RFC 5424", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5140", pkts: []lanPkt{cs([]byte("<34>1 2003-10-11T22:14:15.003Z mymachine su - ID47 - 'su root' failed"))}, want: "Syslog"},
 		{name: "Syslog RFC 3164 on 514", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:514", pkts: []lanPkt{cs([]byte("<13>Oct 11 22:14:15 host app: hello"))}, want: "Syslog"},
 
+		{name: "AFP DSI", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:548", pkts: []lanPkt{cs(dsiGetStatus)}, want: "AFP"},
+		{name: "TFTP read request", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:69", pkts: []lanPkt{cs(tftpRRQ)}, want: "TFTP"},
+		{name: "Oracle TNS connect", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:1522", pkts: []lanPkt{cs(tnsConnect)}, want: "Oracle"},
+		{name: "EtherNet/IP RegisterSession", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:44818", pkts: []lanPkt{cs(enipRegister)}, want: "EthernetIP"},
+		{name: "S7comm setup", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:102", pkts: []lanPkt{cs(s7Setup)}, want: "S7Comm"},
+		{name: "OPC UA hello", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:4840", pkts: []lanPkt{cs(opcuaHello)}, want: "OPC-UA"},
+		{name: "Zabbix", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:10050", pkts: []lanPkt{cs(zabbixReq)}, want: "Zabbix"},
+		{name: "git protocol", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9418", pkts: []lanPkt{cs(gitReq)}, want: "Git"},
+		{name: "rsync daemon", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:873", pkts: []lanPkt{sc([]byte("@RSYNCD: 31.0\n"))}, want: "RSYNC"},
+		{name: "KNXnet/IP search", proto: udp, cli: "10.0.0.2:3671", srv: "224.0.23.12:3671", pkts: []lanPkt{cs(knxSearch)}, want: "KNXnet_IP"},
+		{name: "OpenFlow hello", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:6653", pkts: []lanPkt{cs(ofHello)}, want: "OpenFlow"},
+		{name: "Diameter CER", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:3868", pkts: []lanPkt{cs(diameterCER)}, want: "Diameter"},
+		{name: "NFSv3 NULL", proto: tcp, cli: "10.0.0.2:800", srv: "192.0.2.3:2049", pkts: []lanPkt{cs(nfsNull)}, want: "NFS"},
+		{name: "Munin", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:4949", pkts: []lanPkt{sc([]byte("# munin node at host.example.org\n"))}, want: "Munin"},
+		{name: "Cassandra OPTIONS", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9042", pkts: []lanPkt{cs(cqlOptions)}, want: "Cassandra"},
+
 		// Traffic this family must leave alone.
 		{name: "TLS ClientHello on 443", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:443", pkts: []lanPkt{cs(tlsHello)}, notLAN: true},
 		{name: "HTTP request", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:8081", pkts: []lanPkt{cs([]byte("GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl\r\n\r\n"))}, notLAN: true},
