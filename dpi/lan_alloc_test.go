@@ -94,3 +94,35 @@ func BenchmarkLANDissectors(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*total), "ns/pkt")
 }
+
+// BenchmarkLANReject measures the family's cost on traffic it does not
+// claim: a TCP and a UDP conversation of opaque payloads on unregistered
+// ports, which every dissector of the family must look at and let go.
+func BenchmarkLANReject(b *testing.B) {
+	cli, srv := netip.MustParseAddrPort("10.0.0.2:40000"), netip.MustParseAddrPort("192.0.2.3:40001")
+	payload := hx("9f3a51c2e00b7d41a6c3f28e5510bc2e7a9d11223344556677889900aabbccddeeff0011223344556677")
+	var pkts [][]byte
+	for _, proto := range []uint8{IPProtoTCP, IPProtoUDP} {
+		seq := [2]uint32{1000, 5000}
+		for i := 0; i < 10; i++ {
+			d := Dir(i & 1)
+			src, dst := cli, srv
+			if d == ToClient {
+				src, dst = srv, cli
+			}
+			pkts = append(pkts, buildIP(nil, proto, src, dst, TCPAck|TCPPsh, seq[d], seq[1-d], payload))
+			seq[d] += uint32(len(payload))
+		}
+	}
+	r := lanReplay{"reject", pkts}
+	e := NewEngine(Config{MaxFlows: 1024})
+	var p Packet
+	now := int64(1_700_000_000e9)
+	r.play(e, &p, &now)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.play(e, &p, &now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/pkt")
+}
