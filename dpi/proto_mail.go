@@ -163,6 +163,9 @@ func popKnown(c *Ctx) Status {
 }
 
 func popCommand(b []byte) bool {
+	if len(b) < 4 || !isLetter(b[0]) {
+		return false
+	}
 	for _, k := range [...]string{"user ", "pass ", "apop ", "capa", "stls", "auth", "stat", "list", "uidl", "retr ", "quit", "top ", "noop"} {
 		if hasPrefixFold(b, k) {
 			return true
@@ -313,6 +316,9 @@ func ftpKnown(c *Ctx) Status {
 
 // ftpCommand returns the lower-case FTP command that starts b, or "".
 func ftpCommand(b []byte) string {
+	if len(b) < 3 || !isLetter(b[0]) {
+		return ""
+	}
 	for _, k := range [...]string{"user", "pass", "auth", "feat", "syst", "pwd", "cwd", "type", "pasv", "epsv",
 		"port", "eprt", "list", "nlst", "retr", "stor", "quit", "opts", "mlsd", "size", "mdtm", "pbsz", "prot", "rest", "noop", "acct"} {
 		if hasPrefixFold(b, k) && (len(b) == len(k) || b[len(k)] == ' ' || b[len(k)] == '\r') {
@@ -321,3 +327,5 @@ func ftpCommand(b []byte) string {
 	}
 	return ""
 }
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
