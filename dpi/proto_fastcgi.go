@@ -25,7 +25,8 @@ func dissectFastCGI(c *Ctx) Status {
 	*st = 1
 	lanSet(c, ProtoFastCGI, 0)
 	c.Pending(FieldHostname | FieldMeta)
-	if len(b) > 16 && fcgiParams(c, b[16+int(b[6]):]) {
+	// A PARAMS record may follow in the same segment, after the padding.
+	if next := 16 + int(b[6]); len(b) > next && fcgiParams(c, b[next:]) {
 		return Done
 	}
 	return More
