@@ -171,9 +171,7 @@ func lanSet(c *Ctx, master, app ProtoID) {
 // table or it does not flag them.
 var lanPortChecked = [...]ProtoID{ProtoNetBIOS, ProtoVNC, ProtoMQTT, ProtoMongoDB, ProtoHL7, ProtoHSRP, ProtoRTSP, ProtoDCERPC}
 
-// lanCheckPort flags a known protocol on a non-standard port. Traffic to
-// a broadcast or multicast group is exempt (announcements go where the
-// sender chooses).
+// lanCheckPort flags a known protocol on a non-standard port.
 func lanCheckPort(c *Ctx, master ProtoID) {
 	found := false
 	for _, p := range lanPortChecked {
@@ -183,9 +181,6 @@ func lanCheckPort(c *Ctx, master ProtoID) {
 		}
 	}
 	if !found || c.Pkt == nil {
-		return
-	}
-	if d := c.Pkt.Dst; d.IsMulticast() || (d.Is4() && d.As4()[3] == 255) {
 		return
 	}
 	l4 := c.L4()
