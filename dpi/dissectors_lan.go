@@ -1,7 +1,5 @@
 package dpi
 
-import "encoding/binary"
-
 // lanDissectors are the detectors of this family, in priority order: those
 // with the most specific signatures (magic numbers, exact length fields)
 // come first, loose text matchers last, so that a strict matcher claims a
@@ -196,41 +194,11 @@ func lanDone(c *Ctx, p ProtoID) Status {
 	return Done
 }
 
-func be16(b []byte, off int) uint16 { return binary.BigEndian.Uint16(b[off:]) }
-func be24(b []byte, off int) uint32 {
-	return uint32(b[off])<<16 | uint32(b[off+1])<<8 | uint32(b[off+2])
-}
-func be32(b []byte, off int) uint32 { return binary.BigEndian.Uint32(b[off:]) }
-func le16(b []byte, off int) uint16 { return binary.LittleEndian.Uint16(b[off:]) }
-func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
-
 // hasPort reports whether either end of the flow uses port p.
 func hasPort(c *Ctx, p uint16) bool { return c.ServerPort() == p || c.ClientPort() == p }
 
 // dstPort is the destination port of the current packet.
 func dstPort(c *Ctx) uint16 { return c.Pkt.DstPort }
-
-// hasPrefix reports whether b starts with s, without converting.
-func hasPrefix(b []byte, s string) bool {
-	return len(b) >= len(s) && string(b[:len(s)]) == s
-}
-
-// hasPrefixFold is hasPrefix ignoring ASCII case (s must be lower case).
-func hasPrefixFold(b []byte, s string) bool {
-	if len(b) < len(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // indexFold finds s (lower case) in b ignoring ASCII case; -1 when absent.
 func indexFold(b []byte, s string) int {

@@ -1,7 +1,5 @@
 package dpi
 
-import "encoding/binary"
-
 // p2pDissectors are the detectors of this family, in priority order. The
 // ones that decide from a long magic or exact lengths come first; the ones
 // that need several packets to be sure come last, so that a flow another
@@ -84,31 +82,4 @@ func vpnAppByAddr(c *Ctx) ProtoID {
 		}
 	}
 	return 0
-}
-
-func be16(b []byte, i int) uint16 { return binary.BigEndian.Uint16(b[i:]) }
-func be32(b []byte, i int) uint32 { return binary.BigEndian.Uint32(b[i:]) }
-func le16(b []byte, i int) uint16 { return binary.LittleEndian.Uint16(b[i:]) }
-func le32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
-
-// hasPrefix is bytes.HasPrefix for a string prefix, without conversion.
-func hasPrefix(b []byte, s string) bool {
-	return len(b) >= len(s) && string(b[:len(s)]) == s
-}
-
-// hasPrefixFold is hasPrefix ignoring ASCII case in b.
-func hasPrefixFold(b []byte, s string) bool {
-	if len(b) < len(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

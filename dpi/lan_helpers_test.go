@@ -18,7 +18,7 @@ func hx(s string) []byte {
 }
 
 // cat concatenates byte slices and strings.
-func cat(parts ...any) []byte {
+func lcat(parts ...any) []byte {
 	var out []byte
 	for _, p := range parts {
 		switch v := p.(type) {
@@ -37,15 +37,15 @@ func cat(parts ...any) []byte {
 	return out
 }
 
-func u16(v int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
-func u32(v int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
+func lu16(v int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
+func lu32(v int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
 func l16(v int) []byte { return binary.LittleEndian.AppendUint16(nil, uint16(v)) }
 func l32(v int) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
 func l64(v int) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
 
 // ber wraps contents in a BER element with a definite length.
 func ber(tag byte, parts ...any) []byte {
-	c := cat(parts...)
+	c := lcat(parts...)
 	out := []byte{tag}
 	switch n := len(c); {
 	case n < 0x80:

@@ -14,14 +14,14 @@ func lanCases() []lanCase {
 	return []lanCase{
 		// RFC 2608 §8.1 / RFC 2165 §7.
 		{name: "SLPv2 SrvRqst", proto: udp, cli: "10.0.0.2:50000", srv: "239.255.255.253:427", pkts: []lanPkt{cs(slp2(1, 0x2000, slpSrvRqst))}, want: "Service_Location_Protocol", dpi: 1},
-		{name: "SLPv1 SrvRqst", proto: udp, cli: "10.0.0.2:50000", srv: "10.0.0.3:427", pkts: []lanPkt{cs(cat(1, 1, u16(12+len(slpSrvRqst)), 0, 0, "en", u16(3), u16(0x42), slpSrvRqst))}, want: "Service_Location_Protocol"},
+		{name: "SLPv1 SrvRqst", proto: udp, cli: "10.0.0.2:50000", srv: "10.0.0.3:427", pkts: []lanPkt{cs(lcat(1, 1, lu16(12+len(slpSrvRqst)), 0, 0, "en", lu16(3), lu16(0x42), slpSrvRqst))}, want: "Service_Location_Protocol"},
 		{name: "SLPv2 over TCP", proto: tcp, cli: "10.0.0.2:50000", srv: "10.0.0.3:427", pkts: []lanPkt{cs(slp2(1, 0, slpSrvRqst))}, want: "Service_Location_Protocol", dpi: 4},
-		{name: "SLPv2 bad length", proto: udp, cli: "10.0.0.2:50000", srv: "10.0.0.3:4270", pkts: []lanPkt{cs(cat(slp2(1, 0, slpSrvRqst), 0))}, notLAN: true},
+		{name: "SLPv2 bad length", proto: udp, cli: "10.0.0.2:50000", srv: "10.0.0.3:4270", pkts: []lanPkt{cs(lcat(slp2(1, 0, slpSrvRqst), 0))}, notLAN: true},
 		{name: "SLPv2 reserved flags", proto: udp, cli: "10.0.0.2:50000", srv: "10.0.0.3:4270", pkts: []lanPkt{cs(slp2(1, 0x0001, slpSrvRqst))}, notLAN: true},
 		// RFC 2865 §4.1, RFC 2866 §4.1.
-		{name: "RADIUS Access-Request", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:1812", pkts: []lanPkt{cs(radiusPkt(1, cat(1, 5, "bob")))}, want: "Radius", dpi: 1},
+		{name: "RADIUS Access-Request", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:1812", pkts: []lanPkt{cs(radiusPkt(1, lcat(1, 5, "bob")))}, want: "Radius", dpi: 1},
 		{name: "RADIUS Accounting-Response", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:1813", pkts: []lanPkt{sc(radiusPkt(5, nil))}, want: "Radius"},
-		{name: "RADIUS shape off port", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:1796", pkts: []lanPkt{cs(radiusPkt(1, cat(1, 5, "bob")))}, notLAN: true},
+		{name: "RADIUS shape off port", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:1796", pkts: []lanPkt{cs(radiusPkt(1, lcat(1, 5, "bob")))}, notLAN: true},
 		{name: "RADIUS bad code", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:1812", pkts: []lanPkt{cs(radiusPkt(37, nil))}, want: "Radius", check: guessedOnly},
 		// RFC 3416, RFC 3412.
 		{name: "SNMPv2c get and error response", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:161", pkts: []lanPkt{cs(snmpGet), sc(snmpRespErr)}, want: "SNMP", risks: []RiskID{RiskErrorCodeDetected}, dpi: 2},
@@ -29,7 +29,7 @@ func lanCases() []lanCase {
 		{name: "SNMPv3", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:161", pkts: []lanPkt{cs(snmpV3)}, want: "SNMP", dpi: 1},
 		// RFC 4120 §7.2.1, §7.2.2.
 		{name: "Kerberos AS-REQ over UDP", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:88", pkts: []lanPkt{cs(krbASReq), sc(krbError)}, want: "Kerberos", dpi: 2},
-		{name: "Kerberos AS-REQ over TCP", proto: tcp, cli: "10.0.0.2:40000", srv: "10.0.0.1:88", pkts: []lanPkt{cs(cat(u32(len(krbASReq)), krbASReq)), sc(cat(u32(len(krbError)), krbError))}, want: "Kerberos", dpi: 5},
+		{name: "Kerberos AS-REQ over TCP", proto: tcp, cli: "10.0.0.2:40000", srv: "10.0.0.1:88", pkts: []lanPkt{cs(lcat(lu32(len(krbASReq)), krbASReq)), sc(lcat(lu32(len(krbError)), krbError))}, want: "Kerberos", dpi: 5},
 		{name: "Kerberos wrong pvno", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:8888", pkts: []lanPkt{cs(ber(0x6a, ber(0x30, ber(0xa1, ber(2, 4)))))}, notLAN: true},
 		// RFC 4511.
 		{name: "LDAP bind", proto: tcp, cli: "10.0.0.2:40000", srv: "10.0.0.1:389", pkts: []lanPkt{cs(ldapBind)}, want: "LDAP"},
@@ -49,7 +49,7 @@ func lanCases() []lanCase {
 				t.Errorf("meta %+v: want fingerprint 1,3,6,15 and class MSFT 5.0", r.Meta)
 			}
 		}},
-		{name: "BOOTP without DHCP message type", proto: udp, cli: "10.0.0.9:68", srv: "255.255.255.255:67", pkts: []lanPkt{cs(dhcpMsg(1, cat(12, 5, "host1")))}, want: "DHCP", check: guessedOnly},
+		{name: "BOOTP without DHCP message type", proto: udp, cli: "10.0.0.9:68", srv: "255.255.255.255:67", pkts: []lanPkt{cs(dhcpMsg(1, lcat(12, 5, "host1")))}, want: "DHCP", check: guessedOnly},
 		{name: "DHCPv6 solicit", proto: udp, cli: "[fe80::1]:546", srv: "[ff02::1:2]:547", pkts: []lanPkt{cs(dhcpv6Solicit)}, want: "DHCPV6"},
 		// RFC 5905.
 		{name: "NTP client", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:123", pkts: []lanPkt{cs(ntpClient)}, want: "NTP"},
@@ -59,9 +59,9 @@ func lanCases() []lanCase {
 		{name: "HSRPv1 hello", proto: udp, cli: "10.0.0.2:1985", srv: "224.0.0.2:1985", pkts: []lanPkt{cs(hsrpHello)}, want: "HSRP"},
 		{name: "HSRP to the wrong group", proto: udp, cli: "10.0.0.2:1985", srv: "10.0.0.3:1985", pkts: []lanPkt{cs(hsrpHello)}, want: "HSRP", check: guessedOnly},
 		{name: "RMCP presence ping", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:623", pkts: []lanPkt{cs(rmcpPing)}, want: "RMCP"},
-		{name: "CAN over UDP", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:11898", pkts: []lanPkt{cs(cat("ISO11898", 1, 2, make([]byte, 20)))}, want: "Controller_Area_Network"},
-		{name: "LISP Map-Register", proto: udp, cli: "10.0.0.2:4342", srv: "10.0.0.1:4342", pkts: []lanPkt{cs(cat(0x30, 0, 1, 1, make([]byte, 20)))}, want: "LISP"},
-		{name: "LISP reliable transport", proto: tcp, cli: "10.0.0.2:40000", srv: "10.0.0.1:4342", pkts: []lanPkt{sc(cat(u16(20), u16(15), make([]byte, 11)))}, want: "LISP"},
+		{name: "CAN over UDP", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:11898", pkts: []lanPkt{cs(lcat("ISO11898", 1, 2, make([]byte, 20)))}, want: "Controller_Area_Network"},
+		{name: "LISP Map-Register", proto: udp, cli: "10.0.0.2:4342", srv: "10.0.0.1:4342", pkts: []lanPkt{cs(lcat(0x30, 0, 1, 1, make([]byte, 20)))}, want: "LISP"},
+		{name: "LISP reliable transport", proto: tcp, cli: "10.0.0.2:40000", srv: "10.0.0.1:4342", pkts: []lanPkt{sc(lcat(lu16(20), lu16(15), make([]byte, 11)))}, want: "LISP"},
 		{name: "PTPv2 sync", proto: udp, cli: "10.0.0.2:319", srv: "224.0.1.129:319", pkts: []lanPkt{cs(ptpSync)}, want: "PTPv2"},
 		{name: "BFD control", proto: udp, cli: "10.0.0.2:49152", srv: "10.0.0.1:3784", pkts: []lanPkt{cs(bfdControl)}, want: "BFD"},
 		{name: "BFD echo", proto: udp, cli: "10.0.0.2:49152", srv: "10.0.0.2:3785", pkts: []lanPkt{cs(make([]byte, 12))}, want: "BFD"},
@@ -71,7 +71,7 @@ func lanCases() []lanCase {
 		{name: "GTP-U echo", proto: udp, cli: "10.0.0.2:2152", srv: "10.0.0.1:2152", pkts: []lanPkt{cs(gtpuEcho)}, want: "GTP.GTP_U"},
 		{name: "GTPv2-C echo", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:2123", pkts: []lanPkt{cs(gtpcEcho)}, want: "GTP.GTP_C"},
 		{name: "XDMCP broadcast query", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.255:177", pkts: []lanPkt{cs(xdmcpQuery)}, want: "XDMCP"},
-		{name: "CPHA", proto: udp, cli: "10.0.0.2:8116", srv: "10.0.0.1:8116", pkts: []lanPkt{cs(cat(u16(0x1a90), make([]byte, 30)))}, want: "CPHA"},
+		{name: "CPHA", proto: udp, cli: "10.0.0.2:8116", srv: "10.0.0.1:8116", pkts: []lanPkt{cs(lcat(lu16(0x1a90), make([]byte, 30)))}, want: "CPHA"},
 		{name: "CoAP GET", proto: udp, cli: "[2001:db8::1]:40000", srv: "[2001:db8::2]:5683", pkts: []lanPkt{cs(coapGet)}, want: "COAP"},
 		{name: "NAT-PMP external address", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:5351", pkts: []lanPkt{cs([]byte{0, 0})}, want: "NAT-PMP"},
 		{name: "NAT-PMP wrong size", proto: udp, cli: "10.0.0.2:40000", srv: "10.0.0.1:5351", pkts: []lanPkt{cs([]byte{0, 0, 0})}, notLAN: true},
@@ -104,7 +104,7 @@ func lanCases() []lanCase {
 		{name: "IMAP STARTTLS", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.143:143", pkts: []lanPkt{
 			sc([]byte("* OK IMAP4rev1 ready\r\n")), cs([]byte("a1 STARTTLS\r\n")), sc([]byte("a1 OK Begin TLS negotiation now\r\n")), cs(tlsHello)}, want: "IMAPS"},
 		{name: "IMAPS port", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.143:993", pkts: []lanPkt{cs(tlsHello)}, want: "IMAPS"},
-		{name: "POPS mid-session", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.143:995", mid: true, pkts: []lanPkt{cs(cat(0x17, 3, 3, u16(20), make([]byte, 20))), sc(cat(0x17, 3, 3, u16(30), make([]byte, 30)))}, want: "POPS", dpi: 2},
+		{name: "POPS mid-session", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.143:995", mid: true, pkts: []lanPkt{cs(lcat(0x17, 3, 3, lu16(20), make([]byte, 20))), sc(lcat(0x17, 3, 3, lu16(30), make([]byte, 30)))}, want: "POPS", dpi: 1},
 		// RFC 959, RFC 4217.
 		{name: "FTP login", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.21:21", pkts: []lanPkt{
 			sc([]byte("220 ProFTPD Server ready\r\n")), cs([]byte("USER bob\r\n")), sc([]byte("331 Password required\r\n")), cs([]byte("PASS hunter2\r\n"))}, want: "FTP_CONTROL", risks: []RiskID{RiskClearTextCredentials, RiskUnsafeProtocol}},
@@ -130,21 +130,21 @@ func lanCases() []lanCase {
 		{name: "MQTT connect", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:1883", pkts: []lanPkt{cs(mqttConnect)}, want: "MQTT"},
 		{name: "MQTT ping off port", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:17501", mid: true, pkts: []lanPkt{cs([]byte{0xc0, 0})}, want: "MQTT"},
 		{name: "XMPP stream", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5222", pkts: []lanPkt{cs([]byte("<?xml version='1.0' ?>")), cs([]byte(xmppStream))}, want: "Jabber", dpi: 5},
-		{name: "HP_VIRTGRP", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5223", pkts: []lanPkt{cs(cat(0x16, u16(20), 0, make([]byte, 16)))}, want: "HP_VIRTGRP"},
+		{name: "HP_VIRTGRP", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5223", pkts: []lanPkt{cs(lcat(0x16, lu16(20), 0, make([]byte, 16)))}, want: "HP_VIRTGRP"},
 		{name: "DCE/RPC bind", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:135", pkts: []lanPkt{cs(dceBind)}, want: "DCERPC"},
 		{name: "PROFINET IO request", proto: udp, cli: "10.0.0.2:49155", srv: "10.0.0.3:34964", pkts: []lanPkt{cs(pnioRequest)}, want: "DCERPC.PROFINET_IO"},
 		{name: "PostgreSQL startup", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5432", pkts: []lanPkt{cs(pgStartup)}, want: "PostgreSQL"},
-		{name: "PostgreSQL GSSENC refused", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5432", pkts: []lanPkt{cs(cat(u32(8), u32(80877104))), sc([]byte("N"))}, want: "PostgreSQL", dpi: 5},
+		{name: "PostgreSQL GSSENC refused", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5432", pkts: []lanPkt{cs(lcat(lu32(8), lu32(80877104))), sc([]byte("N"))}, want: "PostgreSQL", dpi: 5},
 		{name: "MySQL greeting", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:3306", pkts: []lanPkt{sc(mysqlGreeting)}, want: "MySQL"},
 		{name: "Kafka ApiVersions", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9092", pkts: []lanPkt{cs(kafkaReq)}, want: "Kafka"},
 		{name: "AMQP 0-9-1", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5672", pkts: []lanPkt{cs([]byte("AMQP\x00\x00\x09\x01"))}, want: "AMQP"},
-		{name: "OpenWire", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:61616", pkts: []lanPkt{cs(cat(u32(20), 1, "ActiveMQ", make([]byte, 11)))}, want: "OpenWire"},
+		{name: "OpenWire", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:61616", pkts: []lanPkt{cs(lcat(lu32(20), 1, "ActiveMQ", make([]byte, 11)))}, want: "OpenWire"},
 		{name: "STOMP", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:61613", pkts: []lanPkt{cs([]byte("STOMP\naccept-version:1.2\nhost:broker\n\n\x00"))}, want: "STOMP"},
 		{name: "NATS", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:4222", pkts: []lanPkt{sc([]byte(`INFO {"server_id":"X","version":"2.10"}` + "\r\n"))}, want: "Nats"},
 		{name: "Redis RESP", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:6379", pkts: []lanPkt{cs([]byte("*1\r\n$4\r\nPING\r\n"))}, want: "RESP"},
 		{name: "Memcached", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:11211", pkts: []lanPkt{cs([]byte("get foo\r\n"))}, want: "Memcached"},
-		{name: "Thrift binary", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9090", pkts: []lanPkt{cs(cat(0x80, 1, 0, 1, u32(4), "ping", u32(1), 0))}, want: "Thrift"},
-		{name: "Thrift compact", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:6831", pkts: []lanPkt{cs(cat(0x82, 0x81, 1, 9, "emitBatch", 0x1c))}, want: "Thrift"},
+		{name: "Thrift binary", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9090", pkts: []lanPkt{cs(lcat(0x80, 1, 0, 1, lu32(4), "ping", lu32(1), 0))}, want: "Thrift"},
+		{name: "Thrift compact", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:6831", pkts: []lanPkt{cs(lcat(0x82, 0x81, 1, 9, "emitBatch", 0x1c))}, want: "Thrift"},
 		{name: "AJP CPing", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:8009", pkts: []lanPkt{cs([]byte{0x12, 0x34, 0, 1, 10})}, want: "AJP"},
 		{name: "FastCGI", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9000", pkts: []lanPkt{cs(fcgiBegin), cs(fcgiParamsRec)}, want: "FastCGI", host: "www.example.org", check: func(t *testing.T, r *Result) {
 			if r.UserAgent != "curl/8.0" {
@@ -152,7 +152,7 @@ func lanCases() []lanCase {
 			}
 		}},
 		{name: "SMPP bind", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:2775", pkts: []lanPkt{cs(smppBind)}, want: "SMPP"},
-		{name: "Lustre acceptor", proto: tcp, cli: "10.0.0.2:1022", srv: "192.0.2.3:988", pkts: []lanPkt{cs(cat(l32(0xacce7100), l32(1), make([]byte, 8)))}, want: "Lustre"},
+		{name: "Lustre acceptor", proto: tcp, cli: "10.0.0.2:1022", srv: "192.0.2.3:988", pkts: []lanPkt{cs(lcat(l32(0xacce7100), l32(1), make([]byte, 8)))}, want: "Lustre"},
 		{name: "Raft handshake", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:9002", pkts: []lanPkt{cs(raftHello)}, want: "Raft"},
 		{name: "Checkmk", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:6556", pkts: []lanPkt{sc([]byte("<<<check_mk>>>\nVersion: 2.2.0\n"))}, want: "CHECKMK"},
 		{name: "HL7 MLLP", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:6661", pkts: []lanPkt{cs([]byte("\x0bMSH|^~\\&|APP|FAC|||20240101||ADT^A01|1|P|2.5\r\x1c\r"))}, want: "HL7"},
@@ -166,7 +166,7 @@ func lanCases() []lanCase {
 		{name: "WHOIS", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:43", pkts: []lanPkt{cs([]byte("example.com\r\n"))}, want: "Whois-DAS", host: "example.com"},
 		{name: "NNTP greeting", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:119", pkts: []lanPkt{sc([]byte("200 news.example.org NNTP server ready\r\n"))}, want: "Usenet"},
 		{name: "RTSP SETUP", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:8554", pkts: []lanPkt{cs([]byte("SETUP rtsp://192.0.2.3:8554/track1 RTSP/1.0\r\nCSeq: 3\r\nUser-Agent: LibVLC/3.0\r\n\r\n"))}, want: "RTSP"},
-		{name: "RTMP handshake", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:1935", pkts: []lanPkt{cs(cat(3, make([]byte, 1536)))}, want: "RTMP"},
+		{name: "RTMP handshake", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:1935", pkts: []lanPkt{cs(lcat(3, make([]byte, 1536)))}, want: "RTMP"},
 		{name: "Syslog RFC 5424", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:5140", pkts: []lanPkt{cs([]byte("<34>1 2003-10-11T22:14:15.003Z mymachine su - ID47 - 'su root' failed"))}, want: "Syslog"},
 		{name: "Syslog RFC 3164 on 514", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:514", pkts: []lanPkt{cs([]byte("<13>Oct 11 22:14:15 host app: hello"))}, want: "Syslog"},
 
@@ -188,8 +188,8 @@ func lanCases() []lanCase {
 
 		// Traffic this family must leave alone.
 		{name: "TLS ClientHello on 443", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:443", pkts: []lanPkt{cs(tlsHello)}, notLAN: true},
-		{name: "HTTP request", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:8081", pkts: []lanPkt{cs([]byte("GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl\r\n\r\n"))}, notLAN: true},
-		{name: "DNS query", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:53", pkts: []lanPkt{cs(hx("1234 0100 0001 0000 0000 0000 076578616d706c65 03636f6d 00 0001 0001"))}, notLAN: true},
+		{name: "HTTP request", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:8081", pkts: []lanPkt{cs([]byte("GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl\r\n\r\n"))}, want: "HTTP"},
+		{name: "DNS query", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:53", pkts: []lanPkt{cs(hx("1234 0100 0001 0000 0000 0000 076578616d706c65 03636f6d 00 0001 0001"))}, want: "DNS", host: "example.com"},
 		{name: "random bytes", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:40001", pkts: []lanPkt{cs(hx("9f3a51c2e00b7d41a6c3f28e5510bc2e7a9d")), sc(hx("0b73e1d2c4a59f08"))}, notLAN: true},
 		{name: "random UDP", proto: udp, cli: "10.0.0.2:40000", srv: "192.0.2.3:40001", pkts: []lanPkt{cs(hx("01b802bfdcf1ac9646d9db09" + "00000000000000000000000000000000"))}, notLAN: true},
 		{name: "greeting then binary", proto: tcp, cli: "10.0.0.2:40000", srv: "192.0.2.3:4000", pkts: []lanPkt{sc([]byte("+OK ready\r\n")), cs(hx("00010203"))}, notLAN: true},

@@ -130,7 +130,8 @@ func TestRealtimeSignatures(t *testing.T) {
 		udpCase("Telegram relay", "10.0.0.1:40000", "149.154.167.51:596", "Telegram", rtUp(rtCat(rtRepeat(1, 16), rtRepeat(0xff, 12), rtRepeat(2, 20)))),
 		tcpCase("TruPhone", "10.0.0.1:40000", "10.0.0.2:5222", "TruPhone",
 			rtUp([]byte("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='im.truphone.com'>"))),
-		tcpCase("other XMPP", "10.0.0.1:40000", "10.0.0.2:5223", "Unknown",
+		// Other XMPP is the LAN family's Jabber, not TruPhone.
+		tcpCase("other XMPP", "10.0.0.1:40000", "10.0.0.2:5223", "Jabber",
 			rtUp([]byte("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='example.org'>"))),
 		udpCase("Spotify discovery", "10.0.0.1:57621", "10.0.0.255:57621", "Spotify", rtUp([]byte("SpotUdp0\x00\x01\x02\x03"))),
 		tcpCase("Spotify access point", "10.0.0.1:40000", "10.0.0.2:4070", "Spotify", rtUp(rtCat([]byte{0, 4}, rtBE32(40), []byte{0x52, 0x0f, 0x50}, rtRepeat(0, 31)))),
