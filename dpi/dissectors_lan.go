@@ -145,47 +145,10 @@ type lanShared struct {
 	ftp ftpExpectTable // data connections announced by FTP control connections
 }
 
-// lanSet classifies the flow as a protocol of this family and flags the
-// risk nDPI attaches to protocols it rates unsafe or dangerous.
+// lanSet classifies the flow as a protocol of this family (the engine
+// adds the unsafe-protocol risk by breed when the flow is final).
 func lanSet(c *Ctx, master, app ProtoID) {
 	c.Set(master, app)
-	p := app
-	if p == 0 {
-		p = master
-	}
-	switch p.Breed() {
-	case BreedUnsafe, BreedPotentiallyDangerous, BreedDangerous:
-		c.AddRisk(RiskUnsafeProtocol)
-	}
-	lanCheckPort(c, master)
-}
-
-// lanPortChecked are the protocols for which nDPI flags a DPI match away
-// from the protocol's default ports (NDPI_KNOWN_PROTOCOL_ON_NON_STANDARD_PORT),
-// judged by the master protocol's ports (NetBIOS.SMBv1 on 445 is flagged:
-// NetBIOS expects 137..139). Only protocols whose nDPI behaviour and
-// default ports are established are listed; for others (SOME/IP, AJP,
-// SMPP, Thrift, XMPP on 5223) nDPI's port lists differ from the guess
-// table or it does not flag them.
-var lanPortChecked = [...]ProtoID{ProtoNetBIOS, ProtoVNC, ProtoMQTT, ProtoMongoDB, ProtoHL7, ProtoHSRP, ProtoRTSP, ProtoDCERPC}
-
-// lanCheckPort flags a known protocol on a non-standard port.
-func lanCheckPort(c *Ctx, master ProtoID) {
-	found := false
-	for _, p := range lanPortChecked {
-		if p == master {
-			found = true
-			break
-		}
-	}
-	if !found || c.Pkt == nil {
-		return
-	}
-	l4 := c.L4()
-	if PortProto(l4, c.ServerPort()) == master || PortProto(l4, c.ClientPort()) == master {
-		return
-	}
-	c.AddRisk(RiskKnownProtoNonStdPort)
 }
 
 // lanDone classifies the flow and ends inspection.

@@ -362,6 +362,7 @@ func (e *Engine) end(f *Flow, why EndReason) {
 	if !f.Result.State.Final() {
 		e.giveUp(f)
 	}
+	oneWayRisk(f)
 	if e.cfg.OnEnd != nil {
 		e.cfg.OnEnd(f, why)
 	}
@@ -455,27 +456,66 @@ func (e *Engine) finish(f *Flow, st State) {
 	e.learnedName(f)
 	e.setCategory(f)
 	e.portRisk(f)
+	unsafeRisk(r)
 	e.freeScratch(f)
 }
 
+// unsafeRisk flags protocols nDPI rates unsafe or dangerous (clear-text
+// logins, SMBv1, Tor, file-sharing networks), however they were found.
+func unsafeRisk(r *Result) {
+	for _, id := range [2]ProtoID{r.Master, r.App} {
+		switch id.Breed() {
+		case BreedUnsafe, BreedPotentiallyDangerous, BreedDangerous:
+			if id != 0 {
+				r.Risks = r.Risks.With(RiskUnsafeProtocol)
+				return
+			}
+		}
+	}
+}
+
+// oneWayRisk flags, when a flow ends, that the responder never answered
+// (nDPI's "Unidirectional Traffic": scans, blocked or dead services).
+// Traffic to broadcast, multicast and loopback addresses is one-way by
+// nature and is not flagged.
+func oneWayRisk(f *Flow) {
+	if f.Packets[ToClient] != 0 || f.Packets[ToServer] == 0 {
+		return
+	}
+	srv, cli := f.Server().Addr(), f.Client().Addr()
+	if srv.IsMulticast() || srv.IsLoopback() || cli.IsUnspecified() || srv.IsUnspecified() {
+		return
+	}
+	if srv.Is4() {
+		if b := srv.As4(); b[3] == 255 || b[3] == 0 {
+			return // broadcast, or a network address; subnets are unknown here
+		}
+	}
+	f.Result.Risks = f.Result.Risks.With(RiskUnidirectionalTraffic)
+}
 // portRisk flags a protocol found by inspection on a port that is not
 // one of its own (nDPI's "Known Proto on Non Std Port"): a common sign of
-// evasion or of a service hidden from port-based filters.
+// evasion or of a service hidden from port-based filters. The flow is on a
+// standard port when either its master or its application protocol claims
+// one of the flow's ports (TLS.DoH_DoT on 853 is fine).
 func (e *Engine) portRisk(f *Flow) {
 	r := &f.Result
 	if r.Confidence != ConfDPI || f.key.proto != IPProtoTCP && f.key.proto != IPProtoUDP {
 		return
 	}
+	defaults := false
 	for _, id := range [2]ProtoID{r.Master, r.App} {
 		if id == 0 {
 			continue
 		}
-		if has, on := onDefaultPort(id, f.key.proto, f.key.loPort, f.key.hiPort); has {
-			if !on {
-				r.Risks = r.Risks.With(RiskKnownProtoNonStdPort)
-			}
+		has, on := onDefaultPort(id, f.key.proto, f.key.loPort, f.key.hiPort)
+		if on {
 			return
 		}
+		defaults = defaults || has
+	}
+	if defaults {
+		r.Risks = r.Risks.With(RiskKnownProtoNonStdPort)
 	}
 }
 

@@ -39,9 +39,9 @@ func lcat(parts ...any) []byte {
 
 func lu16(v int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
 func lu32(v int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
-func l16(v int) []byte { return binary.LittleEndian.AppendUint16(nil, uint16(v)) }
-func l32(v int) []byte { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
-func l64(v int) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
+func l16(v int) []byte  { return binary.LittleEndian.AppendUint16(nil, uint16(v)) }
+func l32(v int) []byte  { return binary.LittleEndian.AppendUint32(nil, uint32(v)) }
+func l64(v int) []byte  { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
 
 // ber wraps contents in a BER element with a definite length.
 func ber(tag byte, parts ...any) []byte {

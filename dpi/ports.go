@@ -21,7 +21,7 @@ func concatPorts(lists ...[]string) []string {
 var corePorts = []string{
 	"FTP_CONTROL t:21", "FTP_DATA t:20", "POP3 t:110", "POPS t:995", "SMTP t:25,587", "SMTPS t:465",
 	"IMAP t:143", "IMAPS t:993", "DNS t:53 u:53", "IPP t:631", "HTTP t:80", "MDNS u:5353,5354",
-	"NTP u:123", "NetBIOS t:139 u:137,138,139", "NFS t:2049 u:2049", "SSDP u:1900", "BGP t:179",
+	"NTP u:123", "NetBIOS t:139 u:137,138,139", "NFS t:2049 u:2049", "BGP t:179",
 	"SNMP u:161,162", "XDMCP t:177 u:177", "SMBv23 t:445", "Syslog t:514,601,6514 u:514",
 	"DHCP u:67,68", "PostgreSQL t:5432", "MySQL t:3306", "Telnet t:23", "SSH t:22", "TLS t:443",
 	"QUIC u:443", "RDP t:3389", "Kerberos t:88 u:88", "LDAP t:389 u:389", "MsSQL-TDS t:1433,1434",
@@ -34,9 +34,9 @@ var corePorts = []string{
 	"HTTP_Proxy t:8080,3128", "DoH_DoT t:853 u:784,853", "LLMNR t:5355 u:5355", "COAP u:5683,5684",
 	"NAT-PMP u:5351", "TFTP u:69", "Git t:9418", "UBNTAC2 u:10001", "collectd u:25826",
 	"IAX u:4569", "MGCP u:2427,2727", "H323 t:1719,1720 u:1719,1720", "PPTP t:1723", "Teredo u:3544", "CAPWAP u:5246,5247", "HSRP u:1985,2029", "VXLAN u:4789",
-	"Zabbix t:10050,10051", "AJP t:8009", "Oracle t:1521", "AFP t:548",
+	"Zabbix t:10050,10051", "Oracle t:1521", "AFP t:548",
 	"Citrix t:1494,2598", "TeamViewer t:5938 u:5938", "Dropbox u:17500", "NetFlow u:2055",
-	"sFlow u:6343", "Diameter t:3868", "SMPP t:2775", "DCERPC t:135",
+	"sFlow u:6343", "Diameter t:3868", "DCERPC t:135",
 	"Munin t:4949", "Nats t:4222", "CPHA u:8116", "Cassandra t:9042", "EthernetIP t:44818",
 	"BACnet u:47808", "S7Comm t:102", "WSD u:3702", "OPC-UA t:4840", "GTP_U u:2152",
 	"GTP_C u:2123", "PFCP u:8805", "Whois-DAS t:43", "Elasticsearch t:9200", "RSYNC t:873",
@@ -45,8 +45,8 @@ var corePorts = []string{
 	"IEC62056 t:4059 u:4059", "MpegDash", "Bitcoin t:8333", "Ethereum t:30303",
 	"Mining", "KNXnet_IP u:3671", "IMO", "Nintendo", "Steam u:27015,27016,27017",
 	"Xbox u:3074,3075,3076", "Starcraft t:1119 u:1119", "SNMP", "NetBIOS", "Kerberos", "OpenFlow t:6653",
-	"Thrift t:9090", "SOMEIP t:30491,30501 u:30491,30501", "CiscoVPN t:10000 u:10000",
-	"Lustre t:988", "ClickHouse t:9000", "BeckhoffADS t:48898", "ISO9506-1-MMS", "FastCGI", "Tailscale u:41641", "Alicloud", "RakNet u:19132"}
+	"CiscoVPN t:10000 u:10000",
+	"Lustre t:988", "ClickHouse t:9000", "BeckhoffADS t:48898", "ISO9506-1-MMS", "FastCGI", "Tailscale u:41641", "Alicloud"}
 
 type portKey struct {
 	l4   uint8

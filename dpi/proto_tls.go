@@ -436,8 +436,7 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 }
 
 func setTor(c *Ctx) {
-	c.SetApp(ProtoTor)
-	c.AddRisk(RiskUnsafeProtocol)
+	c.SetApp(ProtoTor) // the engine adds the unsafe-protocol risk by breed
 }
 
 // torName reports whether host is "www." + a label of Tor's random

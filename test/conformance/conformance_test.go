@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ func keyOf(l4 uint8, x, y netip.AddrPort) flowKey {
 type expected struct {
 	name, hostname, ja4 string
 	dpiPackets          int
+	risks               []string
 }
 
 var (
@@ -117,7 +119,13 @@ func parseExpected(path string) (map[flowKey]expected, error) {
 			continue
 		}
 		dp, _ := strconv.Atoi(field(m[5], "DPI packets"))
-		out[keyOf(l4, a, b)] = expected{name: m[4], hostname: field(m[5], "Hostname/SNI"), ja4: field(m[5], "JA4"), dpiPackets: dp}
+		var risks []string
+		for _, r := range strings.Split(field(m[5], "Risk"), "**") {
+			if r = strings.TrimSpace(r); r != "" {
+				risks = append(risks, r)
+			}
+		}
+		out[keyOf(l4, a, b)] = expected{name: m[4], hostname: field(m[5], "Hostname/SNI"), ja4: field(m[5], "JA4"), dpiPackets: dp, risks: risks}
 	}
 	return out, sc.Err()
 }
@@ -125,6 +133,7 @@ func parseExpected(path string) (map[flowKey]expected, error) {
 type got struct {
 	name, hostname, ja4 string
 	dpiPackets          int
+	risks               []string
 }
 
 func relaxed(exp, g string) bool {
@@ -153,6 +162,9 @@ func TestConformance(t *testing.T) {
 	var macroN int
 	var oursDPI, theirsDPI, worse, dpiN int
 	perMaster := map[string][3]int{}
+	// Per risk: flows nDPI flags, flows we flag, flows both flag (over
+	// flows both engines named the same, so risks compare like with like).
+	riskExp, riskGot, riskBoth := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, res := range results {
 		pcap := filepath.Join(dir, "pcap", strings.TrimSuffix(filepath.Base(res), ".out"))
 		if _, err := os.Stat(pcap); err != nil {
@@ -164,7 +176,7 @@ func TestConformance(t *testing.T) {
 		}
 		flows := map[flowKey]got{}
 		eng := dpi.NewEngine(dpi.Config{Catalog: cat, OnEnd: func(f *dpi.Flow, why dpi.EndReason) {
-			flows[keyOf(f.Proto(), f.Client(), f.Server())] = got{cat.AppName(&f.Result), f.Result.Hostname, f.Result.JA4, int(f.Result.DPIPackets)}
+			flows[keyOf(f.Proto(), f.Client(), f.Server())] = got{cat.AppName(&f.Result), f.Result.Hostname, f.Result.JA4, int(f.Result.DPIPackets), f.Result.Risks.AppendNames(nil)}
 		}})
 		_, err = capture.Replay(pcap, eng)
 		eng.Flush()
@@ -207,6 +219,22 @@ func TestConformance(t *testing.T) {
 					t.Logf("miss %s %v: want %s got %q", filepath.Base(pcap), k, e.name, g.name)
 				}
 				perMaster[strings.Split(e.name, ".")[0]] = pm
+			}
+			if ok && g.name == e.name {
+				if want := os.Getenv("IPS_CONFORMANCE_RISK"); want != "" && testing.Verbose() && slices.Contains(e.risks, want) != slices.Contains(g.risks, want) {
+					t.Logf("risk %q: nDPI %v, ours %v: %s %v %s", want, slices.Contains(e.risks, want), slices.Contains(g.risks, want), filepath.Base(pcap), k, e.name)
+				}
+				for _, r := range e.risks {
+					riskExp[r]++
+				}
+				for _, r := range g.risks {
+					riskGot[r]++
+					for _, x := range e.risks {
+						if x == r {
+							riskBoth[r]++
+						}
+					}
+				}
 			}
 			if e.hostname != "" {
 				hostN++
@@ -252,6 +280,21 @@ func TestConformance(t *testing.T) {
 		fmt.Fprintf(&sb, " %s %d/%d/%d", m, v[0], v[1], v[2])
 	}
 	t.Logf("per master (exact/relaxed/n):%s", sb.String())
+	var rs []string
+	for r := range riskExp {
+		rs = append(rs, r)
+	}
+	for r := range riskGot {
+		if riskExp[r] == 0 {
+			rs = append(rs, r)
+		}
+	}
+	sort.Strings(rs)
+	sb.Reset()
+	for _, r := range rs {
+		fmt.Fprintf(&sb, "\n  %-40s nDPI %4d  ours %4d  both %4d", r, riskExp[r], riskGot[r], riskBoth[r])
+	}
+	t.Logf("risks on flows named alike:%s", sb.String())
 	for _, c := range []struct {
 		name      string
 		got, want float64
