@@ -99,6 +99,8 @@ var lanDissectors = []dissector{
 	{name: "Cassandra", l4: onTCP, tcpPorts: []uint16{9042}, fn: dissectCassandra},
 	{name: "SSDP", l4: onUDP, udpPorts: []uint16{1900}, fn: dissectSSDP},
 	{name: "WSD", l4: onUDP, udpPorts: []uint16{3702}, fn: dissectWSD},
+	{name: "AVASTSecureDNS", l4: onUDP, udpPorts: []uint16{443}, fn: dissectAvastSecureDNS},
+	{name: "AVAST", l4: onTCP, fn: dissectAvast},
 }
 
 // lanState is the per-flow state of this family's dissectors: a few bytes
