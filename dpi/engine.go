@@ -493,6 +493,7 @@ func oneWayRisk(f *Flow) {
 	}
 	f.Result.Risks = f.Result.Risks.With(RiskUnidirectionalTraffic)
 }
+
 // portRisk flags a protocol found by inspection on a port that is not
 // one of its own (nDPI's "Known Proto on Non Std Port"): a common sign of
 // evasion or of a service hidden from port-based filters. The flow is on a
