@@ -41,6 +41,9 @@ type Config struct {
 	// ClassID maps a shaper class to the skb priority HTB reads; default
 	// DefaultClassID (1:class).
 	ClassID func(class uint16) uint32
+	// ShapeClasses are the shaper classes the policy uses (one rule each);
+	// nil means 1..15. Change them with SetShapeClasses after a reload.
+	ShapeClasses []uint16
 
 	// NewDecider makes the decider of one queue; each is used by one
 	// goroutine only.
@@ -111,6 +114,7 @@ type Daemon struct {
 	stopHK   chan struct{}
 	hkDone   chan struct{}
 	reviseMu sync.Mutex
+	tableMu  sync.Mutex // install, resync, check
 
 	tableRepairs atomic.Uint64
 }
@@ -166,6 +170,11 @@ func Start(cfg Config) (*Daemon, error) {
 	// Queues first, so that the rules we install find a listener.
 	opt := queueOptions{copyRange: cfg.CopyRange, maxLen: cfg.MaxQueueLen, rcvBuf: cfg.RcvBuf,
 		batch: cfg.Batch, fail: cfg.Fail, gso: !cfg.NoGSO}
+	for _, p := range append(append([]Port{}, lan...), wan...) {
+		if p.BridgePort && !d.caps.Physdev {
+			opt.portFilter = true
+		}
+	}
 	for i := 0; i < cfg.Queues; i++ {
 		num := cfg.QueueBase + uint16(i)
 		q, err := openQueue(num, opt, cfg.NewDecider(num), cfg.Layout, &d.sides, d.log)
@@ -176,7 +185,7 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 
 	d.tab = newTable(d.nft, rulesetSpec{layout: cfg.Layout, fail: cfg.Fail, queueBase: cfg.QueueBase,
-		queues: uint16(cfg.Queues), impl: d.caps.Queue, lan: lan, wan: wan, classID: cfg.ClassID})
+		queues: uint16(cfg.Queues), impl: d.caps.Queue, lan: lan, wan: wan, physdev: d.caps.Physdev, classID: cfg.ClassID, classes: cfg.ShapeClasses})
 	replaced, err := d.tab.install()
 	if err != nil {
 		return nil, err
@@ -216,6 +225,15 @@ func (d *Daemon) housekeeping() {
 		if links, err := d.links.links(); err == nil {
 			d.sides.Store(buildSides(links, d.cfg.LAN, d.cfg.WAN))
 		}
+		d.tableMu.Lock()
+		d.repair()
+		d.tableMu.Unlock()
+	}
+}
+
+// repair restores our table or its rules if someone changed them.
+func (d *Daemon) repair() {
+	{
 		ok, missing, err := d.tab.check()
 		switch {
 		case err != nil:
@@ -234,6 +252,15 @@ func (d *Daemon) housekeeping() {
 			d.tableRepairs.Add(1)
 		}
 	}
+}
+
+// SetShapeClasses replaces the shape rules with one per class, in one
+// batch (the chains stay).
+func (d *Daemon) SetShapeClasses(classes []uint16) error {
+	d.tableMu.Lock()
+	defer d.tableMu.Unlock()
+	d.tab.spec.classes = append([]uint16{}, classes...)
+	return d.tab.resync()
 }
 
 // ReviseResult says what a reload did to decided flows.

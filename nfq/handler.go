@@ -31,6 +31,8 @@ type handler struct {
 	fail   verdict.FailMode
 	sides  *atomic.Pointer[sideTable]
 	log    *slog.Logger
+	// portFilter: see queueOptions.portFilter.
+	portFilter bool
 
 	msg    packetMsg
 	pkt    verdict.Packet
@@ -111,6 +113,12 @@ func (h *handler) packet(body []byte) {
 	p.From = verdict.SideUnknown
 	if h.side != nil {
 		p.From = h.side.from(m)
+		if h.portFilter && !h.side.crossing(m) {
+			h.l.foreign++
+			h.out.appendVerdict(h.queue, m.ID, nfRepeat, h.layout.Apply(m.Mark, foreignDecision), true)
+			p.Data = nil
+			return
+		}
 	}
 	d, ok := h.decide()
 	p.Data = nil
@@ -194,6 +202,19 @@ func (t *sideTable) lookup(ifindex uint32) verdict.Side {
 	}
 	return verdict.SideUnknown
 }
+
+// crossing says whether a packet goes from one side to the other.
+func (t *sideTable) crossing(m *packetMsg) bool {
+	in, out := t.from(m), t.lookup(m.PhysOut)
+	if out == verdict.SideUnknown {
+		out = t.lookup(m.OutIf)
+	}
+	return in != verdict.SideUnknown && out != verdict.SideUnknown && in != out
+}
+
+// foreignDecision passes, for good, a flow that does not cross between
+// the LAN and the WAN.
+var foreignDecision = verdict.Decision{Action: verdict.Pass, Final: true, PolicyID: -1}
 
 // from says which side a packet came from: its bridge port when it was
 // bridged, else its input interface.

@@ -85,8 +85,10 @@ var ErrBridgeDevice = errors.New("is a bridge: name its ports (the bridge is bot
 // bridge port.
 func resolvePorts(links []link, lan, wan []string) (lanP, wanP []Port, err error) {
 	byName := map[string]link{}
+	byIndex := map[uint32]link{}
 	for _, l := range links {
 		byName[l.name] = l
+		byIndex[l.index] = l
 	}
 	res := func(side string, names []string) ([]Port, error) {
 		var ps []Port
@@ -98,7 +100,11 @@ func resolvePorts(links []link, lan, wan []string) (lanP, wanP []Port, err error
 			if l.kind == "bridge" {
 				return nil, fmt.Errorf("--%s %s %w", side, n, ErrBridgeDevice)
 			}
-			ps = append(ps, Port{Name: n, BridgePort: l.slave == "bridge"})
+			p := Port{Name: n, BridgePort: l.slave == "bridge"}
+			if p.BridgePort {
+				p.Bridge = byIndex[l.master].name
+			}
+			ps = append(ps, p)
 		}
 		return ps, nil
 	}

@@ -29,8 +29,11 @@ type Probe struct {
 
 // Capabilities are the probe results and the queue path they select.
 type Capabilities struct {
-	Queue  QueueImpl // 0 when neither path works
-	Probes []Probe
+	Queue QueueImpl // 0 when neither path works
+	// Physdev says the xt physdev match works in an inet table, so the
+	// queue rule can name bridge ports itself.
+	Physdev bool
+	Probes  []Probe
 }
 
 // Failed returns the required probes that failed.
@@ -122,8 +125,13 @@ func ProbeKernel(conn *nftables.Conn, opt ProbeOptions) Capabilities {
 	if bridged {
 		pinfo := xt.Unknown(physdevInfo("ips0", "ips1"))
 		err = probeRule(conn, &expr.Match{Name: "physdev", Rev: 0, Info: &pinfo})
-		add(Probe{Name: "physdev match via nft_compat (bridge ports)", OK: err == nil, Required: true, Detail: errDetail(err, "available"),
-			Fix: "need CONFIG_NFT_COMPAT and CONFIG_NETFILTER_XT_MATCH_PHYSDEV (modprobe nft_compat xt_physdev)"})
+		c.Physdev = err == nil
+		detail := "available: the queue rule names the bridge ports"
+		if err != nil {
+			detail = "not in the inet family (" + err.Error() + "): the queue rule matches the bridge and ips passes flows that do not cross between a LAN and a WAN port after their first packet"
+		}
+		add(Probe{Name: "physdev match in inet via nft_compat (bridge ports)", OK: err == nil, Detail: detail,
+			Fix: "optional: Linux 6.x registers xt_physdev for ip/ip6 only; nothing to do"})
 		for _, name := range []string{"bridge-nf-call-iptables", "bridge-nf-call-ip6tables"} {
 			v, err := readSysctl("net/bridge/" + name)
 			ok := err == nil && v == "1"

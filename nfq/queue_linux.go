@@ -23,6 +23,9 @@ type queueOptions struct {
 	batch     int
 	fail      verdict.FailMode
 	gso       bool
+	// portFilter passes flows that do not cross between a LAN and a WAN
+	// port (the queue rule could only match their bridge).
+	portFilter bool
 }
 
 // bufSize is one receive slot: the largest payload the copy range allows
@@ -76,6 +79,7 @@ func openQueue(num uint16, opt queueOptions, dec verdict.Decider, layout verdict
 	}
 	q := &queue{num: num, opt: opt, sock: sock, dec: dec, log: log, done: make(chan struct{})}
 	q.h = newHandler(num, dec, layout, opt.fail, sides, &q.c, log)
+	q.h.portFilter = opt.portFilter
 	if err := q.bind(); err != nil {
 		sock.close()
 		return nil, err

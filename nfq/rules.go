@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"strings"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
@@ -19,7 +18,7 @@ const (
 	TableName    = "ips"
 	chainForward = "forward"
 	chainSave    = "save"
-	setShape     = "shape"
+	chainShape   = "shape"
 	tagPrefix    = "ips:"
 
 	// ChainPriority runs our forward chain just before the usual filter
@@ -50,13 +49,21 @@ func (q QueueImpl) String() string {
 	return "none"
 }
 
-// Port is one configured interface: a bridge port (matched with the
-// physdev match, since bridged packets cross the inet forward hook with
-// the bridge as their in/out interface) or a routed interface (matched by
-// iifname/oifname).
+// Port is one configured interface: a bridge port or a routed interface.
+//
+// Bridged packets cross the inet forward hook (through br_netfilter) with
+// the bridge itself as their in and out interface; their ports are only
+// visible to the xtables physdev match. Linux 6.x registers xt_physdev for
+// the ip and ip6 families only, so nft_compat refuses it in an inet table
+// (ENOENT). Where it works we match the ports with it; elsewhere the queue
+// rule matches the bridge (iifname/oifname = the bridge) and the daemon
+// itself lets through, with a final "pass", the first packet of any flow
+// that does not cross between a LAN port and a WAN port (NFQUEUE reports
+// the physical in and out ports).
 type Port struct {
 	Name       string
 	BridgePort bool
+	Bridge     string // the port's bridge, when BridgePort
 }
 
 // rulesetSpec is everything the table's contents depend on.
@@ -67,10 +74,14 @@ type rulesetSpec struct {
 	queues    uint16
 	impl      QueueImpl
 	lan, wan  []Port
+	// physdev says the physdev match works in the inet family.
+	physdev bool
 	// classID gives the skb priority (tc class id major:minor) of a shaper
 	// class; HTB uses skb->priority directly when it names one of its
 	// classes.
 	classID func(class uint16) uint32
+	// classes are the shaper classes in use (one rule each).
+	classes []uint16
 }
 
 // ruleSpec is one rule: its chain, its tag (the userdata comment by which
@@ -171,23 +182,29 @@ func ifname(name string) []byte {
 }
 
 // pathMatch matches packets entering through in and leaving through out.
-func pathMatch(in, out Port) ([]expr.Any, string) {
+func pathMatch(in, out Port, physdev bool) ([]expr.Any, string) {
 	var ex []expr.Any
 	var txt []string
 	var physIn, physOut string
-	if in.BridgePort {
+	name := func(p Port) string {
+		if p.BridgePort {
+			return p.Bridge
+		}
+		return p.Name
+	}
+	if in.BridgePort && physdev {
 		physIn = in.Name
 	} else {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(in.Name)})
-		txt = append(txt, fmt.Sprintf("iifname %q", in.Name))
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(name(in))})
+		txt = append(txt, fmt.Sprintf("iifname %q", name(in)))
 	}
-	if out.BridgePort {
+	if out.BridgePort && physdev {
 		physOut = out.Name
 	} else {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(out.Name)})
-		txt = append(txt, fmt.Sprintf("oifname %q", out.Name))
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(name(out))})
+		txt = append(txt, fmt.Sprintf("oifname %q", name(out)))
 	}
 	if physIn != "" || physOut != "" {
 		info := xt.Unknown(physdevInfo(physIn, physOut))
@@ -263,14 +280,12 @@ func (s *rulesetSpec) rules() []ruleSpec {
 	pass := l.ActionValue(verdict.Pass)
 	add(chainForward, "pass", fmt.Sprintf("ct mark & %s == %s counter accept", hex32(am), hex32(pass)),
 		join(loadCtMark(am), one(cmpEq(pass), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
-	// Shaped flows get the HTB class of their shaper class as skb priority.
-	// nft: ct mark & 0x000f0000 == 0x00090000 meta priority set ct mark & 0x00ff0000 map @shape counter accept
+	// Shaped flows get the HTB class of their shaper class as skb priority,
+	// one rule per class in use in the shape chain.
+	// nft: ct mark & 0x000f0000 == 0x00090000 jump shape
 	shape := l.ActionValue(verdict.Shape)
-	add(chainForward, "shape", fmt.Sprintf("ct mark & %s == %s meta priority set ct mark & %s map @%s counter accept", hex32(am), hex32(shape), hex32(mask), setShape),
-		join(loadCtMark(am), one(cmpEq(shape)), loadCtMark(mask), one(
-			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: setShape},
-			&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1},
-			&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
+	add(chainForward, "shape", fmt.Sprintf("ct mark & %s == %s jump %s", hex32(am), hex32(shape), chainShape),
+		join(loadCtMark(am), one(cmpEq(shape), &expr.Verdict{Kind: expr.VerdictJump, Chain: chainShape})))
 	// Every other decided flow (operator marks, a shaper class without a
 	// map entry) is accepted: decided flows never go back to the queue.
 	// nft: ct mark & 0x00010000 == 0x00010000 counter accept
@@ -283,10 +298,15 @@ func (s *rulesetSpec) rules() []ruleSpec {
 	// out an NF_REPEAT loop.
 	// nft: meta mark & 0x00010000 == 0x00000000 <path> counter queue num 0-1 bypass
 	q, qtxt := queueStmt(s)
+	seen := map[string]bool{}
 	for _, dir := range [][2][]Port{{s.lan, s.wan}, {s.wan, s.lan}} {
 		for _, in := range dir[0] {
 			for _, out := range dir[1] {
-				pm, ptxt := pathMatch(in, out)
+				pm, ptxt := pathMatch(in, out, s.physdev)
+				if seen[ptxt] {
+					continue // two ports of one bridge without physdev
+				}
+				seen[ptxt] = true
 				add(chainForward, "queue", fmt.Sprintf("meta mark & %s == 0x00000000 %s counter %s", hex32(dec), ptxt, qtxt),
 					join(loadMetaMark(dec), one(cmpEq(0)), pm, one(&expr.Counter{}, q)))
 			}
@@ -321,26 +341,46 @@ func (s *rulesetSpec) rules() []ruleSpec {
 	add(chainSave, "save-reject", fmt.Sprintf("meta mark & %s == %s reject", hex32(am), hex32(rej)),
 		join(loadMetaMark(am), one(cmpEq(rej),
 			&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH})))
+	s.shapeRules(add)
 	return r
 }
 
-// shapeElements maps the ct mark value (under the mask) of each shaper
-// class to its skb priority.
-func (s *rulesetSpec) shapeElements() []nftables.SetElement {
-	maxc := s.layout.MaxClass()
-	if maxc > 1024 {
-		maxc = 1024
-	}
+// shapeRules are the shape chain: the skb priority of each class in use.
+func (s *rulesetSpec) shapeRules(add func(chain, tag, nft string, ex []expr.Any)) {
 	classID := s.classID
 	if classID == nil {
 		classID = DefaultClassID
 	}
-	els := make([]nftables.SetElement, 0, maxc)
-	for c := uint16(1); c <= maxc && c != 0; c++ {
+	mask := s.layout.Mask()
+	for _, c := range s.shapeClasses() {
 		v := s.layout.Value(verdict.Decision{Action: verdict.Shape, Class: c, Final: true})
-		els = append(els, nftables.SetElement{Key: le32(v), Val: le32(classID(c))})
+		id := classID(c)
+		// nft: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 counter accept
+		add(chainShape, "shape-class", fmt.Sprintf("ct mark & %s == %s meta priority set %x:%x counter accept", hex32(mask), hex32(v), id>>16, id&0xffff),
+			join(loadCtMark(mask), one(cmpEq(v),
+				&expr.Immediate{Register: 1, Data: le32(id)},
+				&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1},
+				&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
 	}
-	return els
+}
+
+// shapeClasses are the configured classes that fit the layout, or every
+// class up to 15 when none are configured.
+func (s *rulesetSpec) shapeClasses() []uint16 {
+	maxc := s.layout.MaxClass()
+	var out []uint16
+	if s.classes == nil {
+		for c := uint16(1); c <= min(maxc, 15); c++ {
+			out = append(out, c)
+		}
+		return out
+	}
+	for _, c := range s.classes {
+		if c >= 1 && c <= maxc {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // DefaultClassID is the skb priority of shaper class c: HTB class 1:c

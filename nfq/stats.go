@@ -25,6 +25,9 @@ type QueueStats struct {
 	Truncated    uint64 // payload shorter than the packet (copy range or a short buffer)
 	GSO          uint64 // packets queued as one GSO super-packet
 	Malformed    uint64 // messages that could not be parsed
+	// Foreign counts packets of flows that do not cross between a LAN and
+	// a WAN interface, passed for good without asking the decider.
+	Foreign uint64
 
 	ENOBUFS       uint64 // receive buffer overruns: the kernel could not deliver
 	RecvErrors    uint64 // other receive errors (never fatal)
@@ -63,15 +66,15 @@ type counters struct {
 	decided                                         [8]atomic.Uint64
 	failVerdicts, panics, truncated, gso, malformed atomic.Uint64
 	enobufs, recvErrors, sendErrors, verdictErrors  atomic.Uint64
-	revisions                                       atomic.Uint64
+	revisions, foreign                              atomic.Uint64
 	latency                                         [len(LatencyBounds) + 1]atomic.Uint64
 	latencySum                                      atomic.Int64
 }
 
 // local is a batch's worth of counts, added to counters once.
 type local struct {
-	packets, undecided, failVerdicts, panics, truncated, gso, malformed, verdictErrors uint64
-	decided                                                                            [8]uint64
+	packets, undecided, failVerdicts, panics, truncated, gso, malformed, verdictErrors, foreign uint64
+	decided                                                                                     [8]uint64
 }
 
 func (c *counters) add(l *local, batchNanos int64) {
@@ -89,7 +92,8 @@ func (c *counters) add(l *local, batchNanos int64) {
 		n uint64
 		c *atomic.Uint64
 	}{{l.failVerdicts, &c.failVerdicts}, {l.panics, &c.panics}, {l.truncated, &c.truncated},
-		{l.gso, &c.gso}, {l.malformed, &c.malformed}, {l.verdictErrors, &c.verdictErrors}} {
+		{l.gso, &c.gso}, {l.malformed, &c.malformed}, {l.verdictErrors, &c.verdictErrors},
+		{l.foreign, &c.foreign}} {
 		if p.n != 0 {
 			p.c.Add(p.n)
 		}
@@ -109,7 +113,7 @@ func (c *counters) snapshot(q uint16) QueueStats {
 	s := QueueStats{
 		Queue: q, Packets: c.packets.Load(), Batches: c.batches.Load(), Undecided: c.undecided.Load(),
 		FailVerdicts: c.failVerdicts.Load(), Panics: c.panics.Load(), Truncated: c.truncated.Load(),
-		GSO: c.gso.Load(), Malformed: c.malformed.Load(), ENOBUFS: c.enobufs.Load(),
+		GSO: c.gso.Load(), Malformed: c.malformed.Load(), Foreign: c.foreign.Load(), ENOBUFS: c.enobufs.Load(),
 		RecvErrors: c.recvErrors.Load(), SendErrors: c.sendErrors.Load(),
 		VerdictErrors: c.verdictErrors.Load(), Revisions: c.revisions.Load(),
 	}

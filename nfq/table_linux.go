@@ -12,17 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// table owns our nftables table "inet ips". The table, its two chains and
-// its map are created once; while running only their contents change,
-// in one batch, because deleting a base chain drops every packet queued
-// through it.
+// table owns our nftables table "inet ips". The table and its chains are
+// created once; while running only their rules change, in one batch,
+// because deleting a base chain drops every packet queued through it.
 type table struct {
-	conn *nftables.Conn
-	spec rulesetSpec
-	t    *nftables.Table
-	fwd  *nftables.Chain
-	save *nftables.Chain
-	set  *nftables.Set
+	conn  *nftables.Conn
+	spec  rulesetSpec
+	t     *nftables.Table
+	fwd   *nftables.Chain
+	save  *nftables.Chain
+	shape *nftables.Chain
 }
 
 func newTable(conn *nftables.Conn, spec rulesetSpec) *table {
@@ -33,9 +32,8 @@ func newTable(conn *nftables.Conn, spec rulesetSpec) *table {
 		conn: conn, spec: spec, t: t,
 		fwd: &nftables.Chain{Name: chainForward, Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: prio, Policy: &policy},
-		save: &nftables.Chain{Name: chainSave, Table: t},
-		set: &nftables.Set{Name: setShape, Table: t, IsMap: true,
-			KeyType: nftables.TypeMark, DataType: nftables.TypeClassID},
+		save:  &nftables.Chain{Name: chainSave, Table: t},
+		shape: &nftables.Chain{Name: chainShape, Table: t},
 	}
 }
 
@@ -65,11 +63,10 @@ func (t *table) install() (replaced bool, err error) {
 		t.conn.DelTable(t.t)
 	}
 	t.conn.AddTable(t.t)
-	t.conn.AddChain(t.fwd)
+	// Regular chains first: the base chain's rules jump to them.
 	t.conn.AddChain(t.save)
-	if err := t.conn.AddSet(t.set, t.spec.shapeElements()); err != nil {
-		return false, fmt.Errorf("nftables map %s: %w", setShape, err)
-	}
+	t.conn.AddChain(t.shape)
+	t.conn.AddChain(t.fwd)
 	t.addRules()
 	if err := t.conn.Flush(); err != nil {
 		return false, fmt.Errorf("install nftables table inet %s: %w", TableName, err)
@@ -82,10 +79,7 @@ func (t *table) install() (replaced bool, err error) {
 func (t *table) resync() error {
 	t.conn.FlushChain(t.fwd)
 	t.conn.FlushChain(t.save)
-	t.conn.FlushSet(t.set)
-	if err := t.conn.SetAddElements(t.set, t.spec.shapeElements()); err != nil {
-		return fmt.Errorf("nftables map %s: %w", setShape, err)
-	}
+	t.conn.FlushChain(t.shape)
 	t.addRules()
 	if err := t.conn.Flush(); err != nil {
 		return fmt.Errorf("resync nftables table inet %s: %w", TableName, err)
@@ -95,13 +89,20 @@ func (t *table) resync() error {
 
 func (t *table) addRules() {
 	for _, r := range t.spec.rules() {
-		c := t.fwd
-		if r.chain == chainSave {
-			c = t.save
-		}
+		c := t.chain(r.chain)
 		t.conn.AddRule(&nftables.Rule{Table: t.t, Chain: c, Exprs: r.exprs,
 			UserData: userdata.AppendString(nil, userdata.TypeComment, r.tag)})
 	}
+}
+
+func (t *table) chain(name string) *nftables.Chain {
+	switch name {
+	case chainSave:
+		return t.save
+	case chainShape:
+		return t.shape
+	}
+	return t.fwd
 }
 
 // check compares the rules in the kernel with ours by their tags. It
@@ -115,7 +116,7 @@ func (t *table) check() (ok, missing bool, err error) {
 	for _, r := range t.spec.rules() {
 		want[r.chain] = append(want[r.chain], r.tag)
 	}
-	for _, c := range []*nftables.Chain{t.fwd, t.save} {
+	for _, c := range []*nftables.Chain{t.fwd, t.save, t.shape} {
 		rules, err := t.conn.GetRules(t.t, c)
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
@@ -143,11 +144,15 @@ type RuleCounter struct {
 	Packets, Bytes uint64
 }
 
-// counters reads the counters of the forward chain's rules, summed by tag.
+// counters reads the counters of our rules, summed by tag.
 func (t *table) counters() (map[string]RuleCounter, error) {
-	rules, err := t.conn.GetRules(t.t, t.fwd)
-	if err != nil {
-		return nil, fmt.Errorf("list rules: %w", err)
+	var rules []*nftables.Rule
+	for _, c := range []*nftables.Chain{t.fwd, t.save, t.shape} {
+		rs, err := t.conn.GetRules(t.t, c)
+		if err != nil {
+			return nil, fmt.Errorf("list rules of chain %s: %w", c.Name, err)
+		}
+		rules = append(rules, rs...)
 	}
 	out := map[string]RuleCounter{}
 	for _, r := range rules {
