@@ -387,3 +387,54 @@ func RemoveTable() (bool, error) {
 	}
 	return removeTable(c)
 }
+
+// Diagnosis is what ips doctor reports: the probes, and the state ips
+// leaves in the kernel.
+type Diagnosis struct {
+	Capabilities
+	Ports        []Port
+	PortsErr     error
+	TablePresent bool
+	Queues       []ProcQueue // bound queues, from /proc
+	Decided      int         // conntrack entries with the decided bit
+}
+
+// Diagnose probes the kernel for the given configuration in the calling
+// thread's network namespace. bind also tries to bind each queue (it
+// fails if a running ips holds them, which the queue list shows).
+func Diagnose(lan, wan []string, layout verdict.MarkLayout, queueBase uint16, queues int, bind bool) (Diagnosis, error) {
+	var dg Diagnosis
+	conn, err := nftables.New()
+	if err != nil {
+		return dg, fmt.Errorf("nftables: %w", err)
+	}
+	if lr, err := openLinkReader(); err == nil {
+		if links, err := lr.links(); err == nil {
+			l, w, err := resolvePorts(links, lan, wan)
+			dg.PortsErr = err
+			dg.Ports = append(l, w...)
+		} else {
+			dg.PortsErr = err
+		}
+		lr.close()
+	} else {
+		dg.PortsErr = err
+	}
+	if queues <= 0 {
+		queues = runtime.NumCPU()
+	}
+	dg.Capabilities = ProbeKernel(conn, ProbeOptions{Ports: dg.Ports, QueueBase: queueBase, Queues: uint16(queues), BindQueues: bind})
+	dg.TablePresent, _ = tableExists(conn)
+	if b, err := os.ReadFile("/proc/thread-self/net/netfilter/nfnetlink_queue"); err == nil {
+		dg.Queues = parseProcQueues(b, nil)
+	}
+	if ct, err := OpenConntrack(); err == nil {
+		if l := layout; l.Mask() != 0 {
+			if cs, err := ct.Dump(l.DecidedBit(), l.DecidedBit()); err == nil {
+				dg.Decided = len(cs)
+			}
+		}
+		ct.Close()
+	}
+	return dg, nil
+}

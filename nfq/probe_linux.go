@@ -227,13 +227,25 @@ func probeBind(num uint16) error {
 	}
 	defer s.close()
 	var m msgBuf
+	// A rule left by an earlier run may queue packets to us meanwhile:
+	// accept them rather than leave them to the unbind (which drops).
+	accept := func(d []byte) {
+		mm, _, ok := nextMsg(d)
+		var p packetMsg
+		if !ok || mm.typ != subsysQueue<<8|nfqnlMsgPacket || parsePacket(mm.body, &p) != nil {
+			return
+		}
+		var v msgBuf
+		v.appendVerdict(num, p.ID, nfAccept, 0, false)
+		_ = s.write(v.b)
+	}
 	m.appendConfigCmd(num, 1, nfqnlCfgCmdBind)
-	if err := s.request(m.b, 1, nil); err != nil {
+	if err := s.request(m.b, 1, accept); err != nil {
 		return err
 	}
 	m.reset()
 	m.appendConfigCmd(num, 2, nfqnlCfgCmdUnbind)
-	return s.request(m.b, 1, nil)
+	return s.request(m.b, 1, accept)
 }
 
 // failModeNote explains what the fail mode means for every layer, for

@@ -15,8 +15,8 @@ func testSpec(t *testing.T, fail verdict.FailMode, physdev bool) *rulesetSpec {
 		t.Fatal(err)
 	}
 	return &rulesetSpec{layout: l, fail: fail, queueBase: 4, queues: 2, impl: QueueCompat,
-		lan: []Port{{Name: "lan0", BridgePort: true, Bridge: "br0"}},
-		wan: []Port{{Name: "wan0", BridgePort: true, Bridge: "br0"}, {Name: "ppp0"}},
+		lan:     []Port{{Name: "lan0", BridgePort: true, Bridge: "br0"}},
+		wan:     []Port{{Name: "wan0", BridgePort: true, Bridge: "br0"}, {Name: "ppp0"}},
 		physdev: physdev, classes: []uint16{1, 3, 99}}
 }
 

@@ -14,6 +14,9 @@ const usage = `ips: inline intrusion prevention with deep packet inspection
 Usage:
   ips replay [flags] PCAP...   classify captures offline, one JSON object per flow
   ips protocols [--format F]   list the protocol, category and risk registry
+  ips run [flags]              run inline on a bridge or router (NFQUEUE, needs root)
+  ips reload [--control PATH]  make the running daemon reload its policy
+  ips doctor [flags]           check the kernel for what ips run needs, with fixes
   ips help                     this text
 
 Run "ips COMMAND --help" for the flags of a command.
@@ -34,6 +37,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReplay(rest, stdout, stderr)
 	case "protocols":
 		return cmdProtocols(rest, stdout, stderr)
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "reload":
+		return cmdReload(rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
