@@ -237,12 +237,16 @@ func (q *queue) logRecvError(err error) {
 
 // drain gives a verdict to every packet already delivered to the socket,
 // so stopping does not leave them to the kernel's unbind (which drops).
+// Bounded in time: in fail-closed mode the rules still queue new packets
+// while we drain.
 func (q *queue) drain() {
 	_ = q.sock.file.SetReadDeadline(time.Time{})
-	for {
+	end := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(end) {
 		var n int
 		var rerr error
 		err := q.sock.rc.Read(func(fd uintptr) bool {
+			q.batch.n, q.batch.err = 0, nil
 			q.batch.readFD(fd)
 			n, rerr = q.batch.n, q.batch.err
 			return true // never park: EAGAIN reads as 0 packets
