@@ -5,7 +5,6 @@ package nfq
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -31,6 +30,10 @@ func OpenConntrack() (*Conntrack, error) {
 	s, err := openNetfilter(4 << 20)
 	if err != nil {
 		return nil, fmt.Errorf("ctnetlink: %w", err)
+	}
+	if err := s.setTimeout(5 * time.Second); err != nil {
+		s.close()
+		return nil, err
 	}
 	return &Conntrack{sock: s, buf: make([]byte, 1<<16)}, nil
 }
@@ -118,7 +121,7 @@ func (c *Conntrack) sendMarks(ups []MarkUpdate, reply bool) []error {
 	}
 	pending := len(ups)
 	for pending > 0 {
-		n, err := c.sock.readOne(c.buf, 3*time.Second)
+		n, err := c.sock.readOne(c.buf)
 		if err != nil {
 			if errors.Is(err, unix.ENOBUFS) {
 				continue
@@ -176,12 +179,12 @@ func (c *Conntrack) Dump(val, mask uint32) ([]Conn, error) {
 
 func (c *Conntrack) readDump(seq uint32, fn func([]byte)) error {
 	for {
-		n, err := c.sock.readOne(c.buf, 5*time.Second)
+		n, err := c.sock.readOne(c.buf)
 		if err != nil {
 			if errors.Is(err, unix.ENOBUFS) {
 				return fmt.Errorf("ctnetlink dump: overrun, retry: %w", err)
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			if errors.Is(err, errTimeout) {
 				return errors.New("ctnetlink dump: no answer within 5s")
 			}
 			return fmt.Errorf("ctnetlink dump: %w", err)

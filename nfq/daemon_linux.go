@@ -280,8 +280,12 @@ func (d *Daemon) Revise() (ReviseResult, error) {
 	var ups []MarkUpdate
 	var errs []error
 	mask := d.cfg.Layout.Mask()
-	for _, q := range d.queues {
-		changes, err := q.requestRevise(10 * time.Second)
+	reqs := make([]*reviseRequest, len(d.queues))
+	for i, q := range d.queues {
+		reqs[i] = q.askRevise()
+	}
+	for i, q := range d.queues {
+		changes, err := q.waitRevise(reqs[i], 10*time.Second)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -437,4 +441,48 @@ func Diagnose(lan, wan []string, layout verdict.MarkLayout, queueBase uint16, qu
 		ct.Close()
 	}
 	return dg, nil
+}
+
+// InstallRules installs our table for cfg without binding any queue and
+// returns a function that removes it. It exists for yardsticks: a plain
+// consumer such as nfqaccept-c bound to the same queue then serves exactly
+// the rules the daemon would, so the two can be compared side by side.
+func InstallRules(cfg Config) (remove func() error, err error) {
+	if cfg.NewDecider == nil {
+		cfg.NewDecider = func(uint16) verdict.Decider { return nil }
+	}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	conn, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return nil, err
+	}
+	lr, err := openLinkReader()
+	if err != nil {
+		return nil, err
+	}
+	links, err := lr.links()
+	lr.close()
+	if err != nil {
+		return nil, err
+	}
+	lan, wan, err := resolvePorts(links, cfg.LAN, cfg.WAN)
+	if err != nil {
+		return nil, err
+	}
+	caps := ProbeKernel(conn, ProbeOptions{Ports: append(append([]Port{}, lan...), wan...), QueueBase: cfg.QueueBase, Queues: uint16(cfg.Queues)})
+	if caps.Queue == 0 {
+		return nil, errors.New("no queue path in this kernel (run ips doctor)")
+	}
+	tab := newTable(conn, rulesetSpec{layout: cfg.Layout, fail: cfg.Fail, queueBase: cfg.QueueBase,
+		queues: uint16(cfg.Queues), impl: caps.Queue, lan: lan, wan: wan, physdev: caps.Physdev, classID: cfg.ClassID, classes: cfg.ShapeClasses})
+	if _, err := tab.install(); err != nil {
+		return nil, err
+	}
+	return func() error {
+		defer conn.CloseLasting()
+		_, err := removeTable(conn)
+		return err
+	}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,7 +45,7 @@ func (r *linkReader) links() ([]link, error) {
 	}
 	var out []link
 	for {
-		n, err := r.sock.readOne(r.buf, 3*time.Second)
+		n, err := r.sock.readOne(r.buf)
 		if err != nil {
 			return nil, fmt.Errorf("rtnetlink: %w", err)
 		}

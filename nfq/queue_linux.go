@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -45,10 +46,12 @@ type queue struct {
 	c     counters
 	log   *slog.Logger
 
-	// Requests to the worker; wake() interrupts its wait.
+	// Requests to the worker, seen within pollInterval.
 	reviseReq atomic.Pointer[reviseRequest]
 	stopReq   atomic.Bool
 	done      chan struct{}
+
+	lastRecvLog time.Time // worker only
 }
 
 type reviseRequest struct {
@@ -85,6 +88,10 @@ func openQueue(num uint16, opt queueOptions, dec verdict.Decider, layout verdict
 		return nil, err
 	}
 	q.batch = newMmsgBatch(opt.batch, bufSize)
+	if err := sock.setTimeout(pollInterval); err != nil {
+		sock.close()
+		return nil, err
+	}
 	return q, nil
 }
 
@@ -153,18 +160,20 @@ func (q *queue) inUse() bool {
 	return false
 }
 
-// wake interrupts the worker's wait for packets.
-func (q *queue) wake() { _ = q.sock.file.SetReadDeadline(time.Unix(1, 0)) }
+// pollInterval is how long a worker blocks without traffic before it
+// looks at its requests (revise, stop) and housekeeping.
+const pollInterval = 100 * time.Millisecond
 
 // run is the worker loop: receive a batch, decide each packet, write the
 // batch's verdicts in one datagram. Receive errors are counted, never
 // fatal. It returns when asked to stop, after draining what is waiting.
+// It keeps its OS thread: it blocks in recvmmsg like a C consumer.
 func (q *queue) run() {
+	runtime.LockOSThread()
 	defer close(q.done)
 	const tick = time.Second
 	exp, _ := q.dec.(Expirer)
 	next := time.Now().Add(tick)
-	deadlineSet := false
 	for {
 		if q.stopReq.Load() {
 			q.drain()
@@ -173,37 +182,30 @@ func (q *queue) run() {
 		if r := q.reviseReq.Swap(nil); r != nil {
 			q.revise(r)
 		}
-		now := time.Now()
-		if !now.Before(next) {
-			if exp != nil {
-				exp.Expire(now.UnixNano())
-			}
-			next = now.Add(tick)
-			deadlineSet = false
-		}
-		if !deadlineSet {
-			_ = q.sock.file.SetReadDeadline(next)
-			deadlineSet = true
-		}
-		n, err := q.sock.recv(q.batch)
+		n, err := q.sock.recv(q.batch, true)
 		if err != nil {
 			switch {
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				deadlineSet = false
+			case errors.Is(err, errTimeout):
 			case errors.Is(err, unix.ENOBUFS):
 				// The kernel could not deliver some packets to our
 				// socket; it already applied the fail flag to them.
 				q.c.enobufs.Add(1)
-			case errors.Is(err, os.ErrClosed), errors.Is(err, unix.EBADF):
+			case errors.Is(err, unix.EBADF):
 				return
 			default:
 				q.c.recvErrors.Add(1)
 				q.logRecvError(err)
 				time.Sleep(time.Millisecond)
 			}
-			continue
+		} else {
+			q.handleBatch(n)
 		}
-		q.handleBatch(n)
+		if exp != nil {
+			if now := time.Now(); !now.Before(next) {
+				exp.Expire(now.UnixNano())
+				next = now.Add(tick)
+			}
+		}
 	}
 }
 
@@ -225,13 +227,12 @@ func (q *queue) handleBatch(n int) {
 	q.h.flush(int64(time.Since(t0)))
 }
 
-var lastRecvLog atomic.Int64
-
 func (q *queue) logRecvError(err error) {
-	now := time.Now().UnixNano()
-	if last := lastRecvLog.Load(); now-last < int64(10*time.Second) || !lastRecvLog.CompareAndSwap(last, now) {
+	now := time.Now()
+	if now.Sub(q.lastRecvLog) < 10*time.Second {
 		return
 	}
+	q.lastRecvLog = now
 	q.log.Warn("queue receive error (counted, not fatal)", "queue", q.num, "err", err)
 }
 
@@ -240,18 +241,10 @@ func (q *queue) logRecvError(err error) {
 // Bounded in time: in fail-closed mode the rules still queue new packets
 // while we drain.
 func (q *queue) drain() {
-	_ = q.sock.file.SetReadDeadline(time.Time{})
 	end := time.Now().Add(200 * time.Millisecond)
 	for time.Now().Before(end) {
-		var n int
-		var rerr error
-		err := q.sock.rc.Read(func(fd uintptr) bool {
-			q.batch.n, q.batch.err = 0, nil
-			q.batch.readFD(fd)
-			n, rerr = q.batch.n, q.batch.err
-			return true // never park: EAGAIN reads as 0 packets
-		})
-		if err != nil || rerr != nil || n == 0 {
+		n, err := q.sock.recv(q.batch, false)
+		if err != nil || n == 0 {
 			return
 		}
 		q.handleBatch(n)
@@ -272,11 +265,15 @@ func (q *queue) revise(r *reviseRequest) {
 	q.c.revisions.Add(uint64(len(r.changes)))
 }
 
-// requestRevise asks the worker to run Revise between packets and waits.
-func (q *queue) requestRevise(timeout time.Duration) ([]Change, error) {
+// askRevise asks the worker to run Revise between packets; collect the
+// answer with waitRevise.
+func (q *queue) askRevise() *reviseRequest {
 	r := &reviseRequest{done: make(chan []Change, 1)}
 	q.reviseReq.Store(r)
-	q.wake()
+	return r
+}
+
+func (q *queue) waitRevise(r *reviseRequest, timeout time.Duration) ([]Change, error) {
 	select {
 	case ch := <-r.done:
 		return ch, nil
@@ -290,7 +287,6 @@ func (q *queue) requestRevise(timeout time.Duration) ([]Change, error) {
 // stop asks the worker to drain and return, then unbinds and closes.
 func (q *queue) stop() {
 	q.stopReq.Store(true)
-	q.wake()
 	<-q.done
 	if f, ok := q.dec.(Flusher); ok {
 		f.Flush()

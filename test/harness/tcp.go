@@ -92,8 +92,9 @@ func Serve(ln net.Listener, handle func(net.Conn)) {
 func Echo(c net.Conn) { io.Copy(c, c) }
 
 // Download writes n bytes (after reading a one-line request) and closes.
-func Download(n int64) func(net.Conn) {
+func Download(size int64) func(net.Conn) {
 	return func(c net.Conn) {
+		n := size
 		buf := make([]byte, 1)
 		if _, err := c.Read(buf); err != nil {
 			return
