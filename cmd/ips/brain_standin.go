@@ -51,6 +51,7 @@ type standinPolicy struct {
 }
 
 func newStandinBrain(opt brainOptions, ev *eventSink, log *slog.Logger) (brain, []string, error) {
+	log.Warn("policy engine: stand-in (pools and default markers only, no DPI markers)")
 	b := &standinBrain{ev: ev, log: log}
 	w, err := b.Reload(opt.Policy)
 	if err != nil {
@@ -147,6 +148,15 @@ func parseStandin(path string) (*standinSet, []string, error) {
 			if err := json.Unmarshal(raw, &pol); err != nil || pol.ID == nil {
 				fail("policy: want an object with an integer id")
 				continue
+			}
+			var keys map[string]json.RawMessage
+			json.Unmarshal(raw, &keys)
+			for k := range keys {
+				switch k {
+				case "id", "name", "root", "default_marker":
+				default:
+					warns = append(warns, fmt.Sprintf("%s:%d: policy key %q ignored by the stand-in policy engine", path, line, k))
+				}
 			}
 		}
 		if raw, ok := obj["pool"]; ok {
