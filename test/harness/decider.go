@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"ips/verdict"
 )
@@ -22,6 +23,8 @@ type PortPolicy struct {
 	// Never keeps every flow undecided (every packet is queued): the load
 	// for the queue speed test.
 	Never bool
+	// Slow makes every decision take this long: an overloaded worker.
+	Slow time.Duration
 }
 
 // PortDeciders makes one decider per queue over a shared, swappable
@@ -130,6 +133,9 @@ func (p *PortPolicy) decide(serverPort uint16) verdict.Action {
 // Decide implements verdict.Decider.
 func (d *PortDecider) Decide(pkt *verdict.Packet) verdict.Decision {
 	d.packets.Add(1)
+	if p := d.policy.Load(); p.Slow > 0 {
+		time.Sleep(p.Slow)
+	}
 	k, ok := parse(pkt.Data)
 	if !ok {
 		return verdict.Decision{}
