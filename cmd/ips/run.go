@@ -120,6 +120,15 @@ func loadRunConfig(path string, c *runConfig) error {
 			off = se.Offset
 		case errors.As(err, &te):
 			off = te.Offset
+		default:
+			// encoding/json reports an unknown key without its place:
+			// find the key in the text.
+			if _, name, ok := strings.Cut(err.Error(), `unknown field "`); ok {
+				name = strings.TrimSuffix(name, `"`)
+				if i := bytes.Index(data, []byte(`"`+name+`"`)); i >= 0 {
+					off = int64(i) + 1
+				}
+			}
 		}
 		line, col := lineCol(data, off)
 		return fmt.Errorf("%s:%d:%d: %v (keys are the run flags with _ for -, e.g. queue_base)", path, line, col, err)
