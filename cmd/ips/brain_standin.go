@@ -52,6 +52,9 @@ type standinPolicy struct {
 
 func newStandinBrain(opt brainOptions, ev *eventSink, log *slog.Logger) (brain, []string, error) {
 	log.Warn("policy engine: stand-in (pools and default markers only, no DPI markers)")
+	if opt.GeoIP != "" {
+		log.Warn("--geoip is not used by the stand-in policy engine", "geoip", opt.GeoIP)
+	}
 	b := &standinBrain{ev: ev, log: log}
 	w, err := b.Reload(opt.Policy)
 	if err != nil {

@@ -259,6 +259,16 @@ func (c *runConfig) check() (checked, error) {
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
 	}
+	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			bad("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
+		} else if st.IsDir() {
+			bad("%s %s: is a directory, want a file", f.flag, f.path)
+		}
+	}
 	return k, errors.Join(errs...)
 }
 

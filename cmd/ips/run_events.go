@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ips/dpi"
 	"ips/verdict"
 )
 
@@ -134,6 +135,19 @@ func withDecision(rec *flowRecord, d verdict.Decision) {
 	rec.PolicyID = &id
 	rec.Pool = d.Pool
 	rec.Explain = d.Explain()
+}
+
+// flow reports a flow of the DPI engine (the policy worker's Decided and
+// Ended callbacks): replay's record plus verdict, policy_id, pool and
+// explain. It runs on the worker goroutine; the record is built here
+// because the *dpi.Flow is only valid during the callback.
+func (s *eventSink) flow(kind string, f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision) {
+	if s == nil || s.ch == nil {
+		return
+	}
+	rec := newRecord(f, cat)
+	withDecision(&rec, d)
+	s.emit(kind, &rec)
 }
 
 // standin reports a stand-in brain's flow (addresses only: no DPI).

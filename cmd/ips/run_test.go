@@ -14,14 +14,16 @@ import (
 func TestRunConfigFileAndFlags(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "ips.json")
-	os.WriteFile(cfgPath, []byte(`{"policy": "/etc/ips/p.jsonl", "lan": ["lan0", "lan1"], "wan": ["wan0"],
+	pol := filepath.Join(dir, "p.jsonl")
+	os.WriteFile(pol, []byte("{\"policy\": {\"id\": 0}}\n"), 0o644)
+	os.WriteFile(cfgPath, []byte(`{"policy": "`+pol+`", "lan": ["lan0", "lan1"], "wan": ["wan0"],
   "fail": "closed", "queue_base": 8, "mark_mask": "0xff000000"}`), 0o644)
 	var stderr bytes.Buffer
 	cfg, code := parseRunArgs([]string{"--config", cfgPath, "--queues", "3", "--wan", "ppp0"}, &stderr)
 	if cfg == nil {
 		t.Fatalf("code %d: %s", code, stderr.String())
 	}
-	if cfg.Policy != "/etc/ips/p.jsonl" || strings.Join(cfg.LAN, ",") != "lan0,lan1" || strings.Join(cfg.WAN, ",") != "ppp0" ||
+	if cfg.Policy != pol || strings.Join(cfg.LAN, ",") != "lan0,lan1" || strings.Join(cfg.WAN, ",") != "ppp0" ||
 		cfg.Queues != 3 || cfg.QueueBase != 8 || cfg.Fail != "closed" || cfg.Control != defaultControl || cfg.QueueLen != 4096 {
 		t.Errorf("merged config %+v", cfg)
 	}
@@ -40,9 +42,9 @@ func TestRunConfigErrors(t *testing.T) {
 		!strings.Contains(stderr.String(), "bad.json:3:") || !strings.Contains(stderr.String(), "queue-base") {
 		t.Errorf("unknown key: code %d, %q", code, stderr.String())
 	}
-	cfg, _ := parseRunArgs([]string{"--fail", "maybe", "--mark-mask", "0x0f", "--queues", "0"}, &stderr)
+	cfg, _ := parseRunArgs([]string{"--fail", "maybe", "--mark-mask", "0x0f", "--queues", "0", "--geoip", "/nonexistent.mmdb"}, &stderr)
 	_, err := cfg.check()
-	for _, want := range []string{"--policy: required", "--lan: required", "--wan: required", "--queues 0", "--fail:", "--mark-mask:"} {
+	for _, want := range []string{"--policy: required", "--lan: required", "--wan: required", "--queues 0", "--fail:", "--mark-mask:", "--geoip /nonexistent.mmdb: no such file"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("errors %v lack %q", err, want)
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +55,16 @@ func TestEventsMetricsDoctor(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+
+	// SIGHUP reloads like ips reload.
+	d.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(d.Log(), "0 decided flows changed") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(d.Log(), "SIGHUP: reloading the policy") || !strings.Contains(d.Log(), "0 decided flows changed") {
+		t.Errorf("SIGHUP did not reload:\n%s", d.Log())
 	}
 
 	// Events are flushed when the daemon stops.

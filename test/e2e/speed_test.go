@@ -149,10 +149,11 @@ func TestQueueSpeed(t *testing.T) {
 	t.Logf("RESULT latency at %.0f pps (best p99 of %d rounds): bridge p50 %v p99 %v; nfqaccept-c p50 %v p99 %v; ips p50 %v p99 %v; added p99 %v (nfqaccept-c adds %v)",
 		half.Rate, rounds, base.P50, base.P99, yard.P50, yard.P99, with.P50, with.P99, added, yard.P99-base.P99)
 	switch {
-	case base.P99 > time.Millisecond:
-		// A bridge alone that takes a millisecond at p99 says the machine
-		// is busy with other work: latency cannot be judged in this run.
-		t.Logf("latency not judged: the bridge alone has p99 %v (machine busy)", base.P99)
+	case base.P99 > 200*time.Microsecond:
+		// When the bridge alone already varies by more than the margin
+		// being judged, the machine is busy with other work and an added
+		// 200 µs cannot be told from its noise.
+		t.Logf("latency not judged: the bridge alone has p99 %v (machine busy; run scripts/bench-nfqueue.sh on a quiet machine)", base.P99)
 	case added >= 200*time.Microsecond:
 		t.Errorf("added p99 latency %v, want < 200µs", added)
 	}

@@ -140,6 +140,9 @@ func (d *Daemon) Kill9() {
 	<-d.exited
 }
 
+// Signal sends sig to the daemon.
+func (d *Daemon) Signal(sig os.Signal) { d.cmd.Process.Signal(sig) }
+
 // Stop sends SIGTERM and waits for the daemon to exit.
 func (d *Daemon) Stop() error {
 	select {

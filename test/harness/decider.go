@@ -17,6 +17,9 @@ type PortPolicy struct {
 	// ByPort maps a server port to its action; Default applies otherwise.
 	ByPort  map[uint16]verdict.Action
 	Default verdict.Action
+	// Decisions gives whole decisions (a shaper class, an operator mark)
+	// by server port; it wins over ByPort.
+	Decisions map[uint16]verdict.Decision
 	// After is the number of packets of a flow answered "undecided" before
 	// the decision is final, as DPI would while it inspects.
 	After int
@@ -157,6 +160,11 @@ func (d *PortDecider) Decide(pkt *verdict.Packet) verdict.Decision {
 		return verdict.Decision{}
 	}
 	f.final = true
+	if d, ok := p.Decisions[f.tuple.Dst.Port()]; ok {
+		f.action = d.Action
+		d.Final = true
+		return d
+	}
 	f.action = p.decide(f.tuple.Dst.Port())
 	return verdict.Decision{Action: f.action, Final: true, Rule: "server port"}
 }
