@@ -67,9 +67,9 @@ func (m *msgBuf) appendTuple(attr uint16, t verdict.Tuple) {
 }
 
 // appendSetMark appends an IPCTNL_MSG_CT_NEW that updates an existing
-// entry (no NLM_F_CREATE) found by its original tuple, or by its reply
-// tuple when reply is set: the kernel computes new = (old & ^mask) ^ mark,
-// so only the bits under mask change.
+// entry (no NLM_F_CREATE) found by its original tuple t, or, when reply is
+// set, by the reply tuple reverse(t): the kernel computes
+// new = (old & ^mask) ^ mark, so only the bits under mask change.
 func (m *msgBuf) appendSetMark(seq uint32, t verdict.Tuple, reply bool, mark, mask uint32) {
 	m.begin(subsysCtnetlink<<8|ipctnlMsgCtNew, nlmFRequest|nlmFAck, seq, familyOf(t), 0)
 	if reply {

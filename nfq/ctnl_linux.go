@@ -51,55 +51,59 @@ type MarkUpdate struct {
 // MarkResult counts what SetMarks did.
 type MarkResult struct {
 	Updated  int // entries found and rewritten
-	ByReply  int // of which found by their reply tuple (destination NAT)
+	ByReply  int // of which found by the reversed tuple (destination NAT)
 	NotFound int // entries already gone
 	Failed   int // other errors
 	LastErr  error
 }
 
-// SetMarks rewrites the mark bits of each entry, found by its original
-// tuple or, failing that, by its reply tuple. Entries that no longer
-// exist are counted, not errors.
+// SetMarks rewrites the mark bits of each entry. The tuple is the flow as
+// the decider saw it first. The kernel finds an entry by either of its
+// tuples, so the tuple is tried as given, then reversed: the reverse of a
+// destination-NATed flow (NATed before our hook) is its reply tuple.
+// Entries that no longer exist are counted, not errors.
 func (c *Conntrack) SetMarks(ups []MarkUpdate) MarkResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var res MarkResult
-	var retry []int
+	reversedTries := []bool{false, true}
+	pending := make([]int, len(ups))
+	for i := range pending {
+		pending[i] = i
+	}
 	const chunk = 64
-	for start := 0; start < len(ups); start += chunk {
-		end := min(start+chunk, len(ups))
-		errs := c.sendMarks(ups[start:end], false)
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				res.Updated++
-			case errors.Is(err, unix.ENOENT):
-				retry = append(retry, start+i)
-			default:
-				res.Failed++
-				res.LastErr = err
+	for ai, reversed := range reversedTries {
+		var missing []int
+		for start := 0; start < len(pending); start += chunk {
+			idx := pending[start:min(start+chunk, len(pending))]
+			batch := make([]MarkUpdate, len(idx))
+			for j, i := range idx {
+				batch[j] = ups[i]
+				if reversed {
+					batch[j].Tuple = reverse(batch[j].Tuple)
+				}
+			}
+			for j, err := range c.sendMarks(batch, false) {
+				switch {
+				case err == nil:
+					res.Updated++
+					if ai > 0 {
+						res.ByReply++
+					}
+				case errors.Is(err, unix.ENOENT):
+					missing = append(missing, idx[j])
+				default:
+					res.Failed++
+					res.LastErr = err
+				}
 			}
 		}
-	}
-	for start := 0; start < len(retry); start += chunk {
-		end := min(start+chunk, len(retry))
-		batch := make([]MarkUpdate, 0, end-start)
-		for _, i := range retry[start:end] {
-			batch = append(batch, ups[i])
-		}
-		for _, err := range c.sendMarks(batch, true) {
-			switch {
-			case err == nil:
-				res.Updated++
-				res.ByReply++
-			case errors.Is(err, unix.ENOENT):
-				res.NotFound++
-			default:
-				res.Failed++
-				res.LastErr = err
-			}
+		pending = missing
+		if len(pending) == 0 {
+			break
 		}
 	}
+	res.NotFound = len(pending)
 	return res
 }
 

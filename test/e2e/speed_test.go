@@ -5,6 +5,7 @@ package e2e
 import (
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"testing"
@@ -78,9 +79,19 @@ func TestQueueSpeed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Stop()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		sent := topo.LAN.SendUDP(t, load)
 		time.Sleep(100 * time.Millisecond)
+		runtime.ReadMemStats(&m1)
 		s := d.Stats()[0]
+		// The whole process's allocations, the test's own included: the
+		// receive/decide/verdict loop must add none per packet.
+		if perPacket := float64(m1.Mallocs-m0.Mallocs) / float64(max(s.Packets, 1)); perPacket > 0.01 {
+			t.Errorf("%.3f allocations per packet in the queue loop", perPacket)
+		} else {
+			t.Logf("allocations: %d in the process while %d packets were handled", m1.Mallocs-m0.Mallocs, s.Packets)
+		}
 		t.Logf("ips: %d of %d packets sent: %.0f pps handled (batches of %.1f, kernel queue dropped %d, user dropped %d, enobufs %d)",
 			s.Packets, sent, float64(s.Packets)/dur.Seconds(), float64(s.Packets)/float64(max(s.Batches, 1)),
 			s.Kernel.Dropped, s.Kernel.UserDropped, s.ENOBUFS)
