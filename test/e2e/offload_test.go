@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -19,13 +20,21 @@ func TestDownloadOffload(t *testing.T) {
 	topo := harness.NewTopology(t)
 	harness.Serve(topo.WAN.Listen(t, "tcp", ":8000"), harness.Download(size))
 	wan := topo.WANAddr.String() + ":8000"
+	// The median of seven: one 100 MB download over veth takes a few tens
+	// of milliseconds, at the mercy of the machine's other work.
+	const runs = 7
 	fetch := func() float64 {
 		t.Helper()
-		n, rate, err := harness.Fetch(topo.LAN, topo.LAN4(0), wan, 30*time.Second)
-		if err != nil || n != size {
-			t.Fatalf("download: %d bytes, %v", n, err)
+		var rates []float64
+		for i := 0; i < runs; i++ {
+			n, rate, err := harness.Fetch(topo.LAN, topo.LAN4(0), wan, 30*time.Second)
+			if err != nil || n != size {
+				t.Fatalf("download: %d bytes, %v", n, err)
+			}
+			rates = append(rates, rate)
 		}
-		return rate
+		sort.Float64s(rates)
+		return rates[runs/2]
 	}
 	base := fetch()
 
@@ -38,7 +47,7 @@ func TestDownloadOffload(t *testing.T) {
 	before := d.Stats(t).QueuedPackets()
 	with := fetch()
 	queued := d.Stats(t).QueuedPackets() - before
-	// Noise on a shared machine: measure both once more and keep the best.
+	// Noise on a shared machine: measure both once more, keep the best.
 	if with < 0.9*base {
 		d.Stop()
 		base = max(base, fetch())
@@ -47,9 +56,9 @@ func TestDownloadOffload(t *testing.T) {
 		with = max(with, fetch())
 		queued = max(queued, d.Stats(t).QueuedPackets()-before)
 	}
-	t.Logf("bridge alone %.0f MB/s, through ips %.0f MB/s (%.0f%%), %d packets queued", base/1e6, with/1e6, 100*with/base, queued)
-	if queued >= 50 {
-		t.Errorf("%d packets of the download were queued, want < 50", queued)
+	t.Logf("median of %d downloads of 100 MB: bridge alone %.0f MB/s, through ips %.0f MB/s (%.0f%%); %d packets queued for %d downloads", runs, base/1e6, with/1e6, 100*with/base, queued, runs)
+	if queued/runs >= 50 {
+		t.Errorf("%d packets of a download were queued, want < 50", queued/runs)
 	}
 	if with < 0.9*base {
 		t.Errorf("throughput through ips %.0f%% of the bridge alone, want >= 90%%", 100*with/base)

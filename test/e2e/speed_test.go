@@ -30,7 +30,7 @@ func envInt(name string, def int) int {
 // latency a queued packet gets at half the C consumer's rate against the
 // bridge without a queue rule.
 //
-// IPS_SPEED_SECONDS (default 2) and IPS_SPEED_ROUNDS (default 2) set the
+// IPS_SPEED_SECONDS (default 2) and IPS_SPEED_ROUNDS (default 3) set the
 // length of each run and how many alternating rounds are measured; the
 // best run of each consumer is compared, which is what the shared,
 // noisy CI machine allows.
@@ -38,7 +38,7 @@ func TestQueueSpeed(t *testing.T) {
 	topo := harness.NewTopology(t)
 	harness.NfqacceptC(t) // skips without the yardstick
 	secs := envInt("IPS_SPEED_SECONDS", 2)
-	rounds := envInt("IPS_SPEED_ROUNDS", 2)
+	rounds := envInt("IPS_SPEED_ROUNDS", 3)
 	dur := time.Duration(secs) * time.Second
 	dst := netip.AddrPortFrom(topo.WANAddr, 9999)
 	load := harness.UDPLoad{Src: topo.LAN4(0), Dst: dst, Ports: 8192, PerFlow: 2, Payload: 64, Duration: dur}
