@@ -292,6 +292,19 @@ func (s *rulesetSpec) rules() []ruleSpec {
 	add(chainForward, "decided", fmt.Sprintf("ct mark & %s == %s counter accept", hex32(dec), hex32(dec)),
 		join(loadCtMark(dec), one(cmpEq(dec), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
 
+	// IPv6 neighbour discovery (RFC 4861: router solicitation 133 to
+	// redirect 137) is the IPv6 counterpart of ARP, which never reaches
+	// the inet hooks: it is not inspected, so that decided IPv6 flows keep
+	// their neighbours while the daemon is down in fail-closed mode.
+	// nft: meta l4proto ipv6-icmp icmpv6 type 133-137 accept
+	add(chainForward, "nd", "meta l4proto ipv6-icmp icmpv6 type 133-137 accept", []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_ICMPV6}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	})
+
 	// Undecided traffic crossing between the LAN and the WAN goes to the
 	// queues. A packet whose own mark says decided is never queued again
 	// (it has no conntrack entry to save the decision in), which rules

@@ -38,6 +38,7 @@ func TestRulesetOrder(t *testing.T) {
 		`forward: ct mark & 0x000f0000 == 0x00030000 counter accept # ips:pass`,
 		`forward: ct mark & 0x000f0000 == 0x00090000 jump shape # ips:shape`,
 		`forward: ct mark & 0x00010000 == 0x00010000 counter accept # ips:decided`,
+		`forward: meta l4proto ipv6-icmp icmpv6 type 133-137 accept # ips:nd`,
 		`forward: meta mark & 0x00010000 == 0x00000000 iifname "br0" oifname "br0" counter queue num 4-5 bypass # ips:queue`,
 		`forward: meta mark & 0x00010000 == 0x00000000 iifname "br0" oifname "ppp0" counter queue num 4-5 bypass # ips:queue`,
 		`forward: meta mark & 0x00010000 == 0x00000000 iifname "ppp0" oifname "br0" counter queue num 4-5 bypass # ips:queue`,
