@@ -263,7 +263,12 @@ func (s *rulesetSpec) rules() []ruleSpec {
 	add(chainForward, "save", fmt.Sprintf("meta mark & %s == %s jump %s", hex32(dec), hex32(dec), chainSave),
 		join(loadMetaMark(dec), one(cmpEq(dec), &expr.Verdict{Kind: expr.VerdictJump, Chain: chainSave})))
 
-	// Decided flows, by their ct mark, before any queue rule.
+	// Decided flows, by their ct mark, before any queue rule; passed flows
+	// first, as they carry most of the traffic.
+	// nft: ct mark & 0x000f0000 == 0x00030000 counter accept
+	pass := l.ActionValue(verdict.Pass)
+	add(chainForward, "pass", fmt.Sprintf("ct mark & %s == %s counter accept", hex32(am), hex32(pass)),
+		join(loadCtMark(am), one(cmpEq(pass), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
 	// nft: ct mark & 0x000f0000 == 0x00050000 counter drop
 	drop := l.ActionValue(verdict.Drop)
 	add(chainForward, "drop", fmt.Sprintf("ct mark & %s == %s counter drop", hex32(am), hex32(drop)),
@@ -276,10 +281,6 @@ func (s *rulesetSpec) rules() []ruleSpec {
 	add(chainForward, "reject", fmt.Sprintf("ct mark & %s == %s counter reject", hex32(am), hex32(rej)),
 		join(loadCtMark(am), one(cmpEq(rej), &expr.Counter{},
 			&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH})))
-	// nft: ct mark & 0x000f0000 == 0x00030000 counter accept
-	pass := l.ActionValue(verdict.Pass)
-	add(chainForward, "pass", fmt.Sprintf("ct mark & %s == %s counter accept", hex32(am), hex32(pass)),
-		join(loadCtMark(am), one(cmpEq(pass), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
 	// Shaped flows get the HTB class of their shaper class as skb priority,
 	// one rule per class in use in the shape chain.
 	// nft: ct mark & 0x000f0000 == 0x00090000 jump shape

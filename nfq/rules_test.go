@@ -32,10 +32,10 @@ func TestRulesetOrder(t *testing.T) {
 	got := strings.Join(lines, "\n")
 	want := strings.Join([]string{
 		`forward: meta mark & 0x00010000 == 0x00010000 jump save # ips:save`,
+		`forward: ct mark & 0x000f0000 == 0x00030000 counter accept # ips:pass`,
 		`forward: ct mark & 0x000f0000 == 0x00050000 counter drop # ips:drop`,
 		`forward: ct mark & 0x000f0000 == 0x00070000 meta l4proto tcp counter reject with tcp reset # ips:reject-tcp`,
 		`forward: ct mark & 0x000f0000 == 0x00070000 counter reject # ips:reject`,
-		`forward: ct mark & 0x000f0000 == 0x00030000 counter accept # ips:pass`,
 		`forward: ct mark & 0x000f0000 == 0x00090000 jump shape # ips:shape`,
 		`forward: ct mark & 0x00010000 == 0x00010000 counter accept # ips:decided`,
 		`forward: meta l4proto ipv6-icmp icmpv6 type 133-137 accept # ips:nd`,
