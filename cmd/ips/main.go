@@ -16,6 +16,9 @@ Usage:
                                (--policy FILE adds each flow's verdict and why)
   ips check [flags] FILE       validate a policy; --convert prints it in the native format
   ips protocols [--format F]   list the protocol, category and risk registry
+  ips run [flags]              run inline on a bridge or router (NFQUEUE, needs root)
+  ips reload [--control PATH]  make the running daemon reload its policy
+  ips doctor [flags]           check the kernel for what ips run needs, with fixes
   ips help                     this text
 
 Run "ips COMMAND --help" for the flags of a command.
@@ -38,6 +41,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdProtocols(rest, stdout, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "reload":
+		return cmdReload(rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,490 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"ips/nfq"
+	"ips/verdict"
+)
+
+// runConfig is "ips run"'s configuration: the JSON config file's keys and
+// the flags are the same settings (flags given on the command line win).
+type runConfig struct {
+	Policy    string   `json:"policy"`
+	LAN       []string `json:"lan"`
+	WAN       []string `json:"wan"`
+	Queues    int      `json:"queues"`
+	QueueBase int      `json:"queue_base"`
+	QueueLen  int      `json:"queue_len"`
+	Fail      string   `json:"fail"`
+	GeoIP     string   `json:"geoip"`
+	Events    string   `json:"events"`
+	Metrics   string   `json:"metrics"`
+	MarkMask  string   `json:"mark_mask"`
+	Control   string   `json:"control"`
+	LogLevel  string   `json:"log_level"`
+	LogFormat string   `json:"log_format"`
+}
+
+const defaultControl = "/run/ips.sock"
+
+const runUsage = `Usage: ips run [flags]
+
+Run inline: queue undecided traffic crossing between the LAN and WAN
+interfaces (NFQUEUE), classify it, decide with the policy, and save each
+final decision in the connection's conntrack mark so the kernel handles the
+rest of the flow. Needs root (CAP_NET_ADMIN).
+
+Every flag is also a key of the JSON config file (--config): the flag name
+with dashes as underscores, lists as JSON arrays, e.g.
+  {"policy": "/etc/ips/policy.jsonl", "lan": ["lan0"], "wan": ["wan0"],
+   "fail": "closed", "metrics": "127.0.0.1:9420", "queue_base": 0}
+Flags given on the command line override the file.
+
+Signals: SIGHUP reloads the policy (as "ips reload" does); SIGINT and SIGTERM
+stop. Fail mode open: the table is removed on stop, and a dead daemon lets
+traffic through (queue bypass). Fail mode closed: the table stays after the
+daemon stops or dies, so undecided traffic is dropped until ips runs again
+("ips doctor --cleanup" removes it); already decided flows keep their
+verdicts either way.
+
+Flags:
+`
+
+func (c *runConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Policy, "policy", "", "policy `FILE` (nProbe IPS lines or the JSON document; check it with ips check)")
+	fs.Func("lan", "LAN side `IFACE[,IFACE]`: bridge ports or routed interfaces facing the LAN hosts", func(s string) error {
+		c.LAN = splitList(s)
+		return nil
+	})
+	fs.Func("wan", "WAN side `IFACE[,IFACE]`: bridge ports or routed interfaces facing the Internet", func(s string) error {
+		c.WAN = splitList(s)
+		return nil
+	})
+	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel's flow hash keeps each flow on one queue")
+	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
+	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
+	fs.StringVar(&c.Fail, "fail", "open", "fail mode `open|closed`: what happens to undecided traffic when ips is down, overloaded or fails")
+	fs.StringVar(&c.GeoIP, "geoip", "", "GeoIP2/GeoLite2 country or city `FILE` (.mmdb) for country/continent rules")
+	fs.StringVar(&c.Events, "events", "", "write NDJSON flow events (decided, ended) to `FILE` or to unix:PATH (a listening stream socket)")
+	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port), path /metrics")
+	fs.StringVar(&c.MarkMask, "mark-mask", fmt.Sprintf("%#08x", verdict.DefaultMarkMask), "packet and ct mark bits ips may use, one contiguous run of at least 5 bits (`HEX`); other bits are left alone")
+	fs.StringVar(&c.Control, "control", defaultControl, "control socket `PATH` (ips reload talks to it)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// loadRunConfig reads a config file strictly: unknown keys are errors,
+// reported with their line and column.
+func loadRunConfig(path string, c *runConfig) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		off := dec.InputOffset()
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			off = se.Offset
+		case errors.As(err, &te):
+			off = te.Offset
+		default:
+			// encoding/json reports an unknown key without its place:
+			// find the key in the text.
+			if _, name, ok := strings.Cut(err.Error(), `unknown field "`); ok {
+				name = strings.TrimSuffix(name, `"`)
+				if i := bytes.Index(data, []byte(`"`+name+`"`)); i >= 0 {
+					off = int64(i) + 1
+				}
+			}
+		}
+		line, col := lineCol(data, off)
+		return fmt.Errorf("%s:%d:%d: %v (keys are the run flags with _ for -, e.g. queue_base)", path, line, col, err)
+	}
+	return nil
+}
+
+func lineCol(b []byte, off int64) (int, int) {
+	if off > int64(len(b)) {
+		off = int64(len(b))
+	}
+	line := 1 + bytes.Count(b[:off], []byte{'\n'})
+	col := int(off) - bytes.LastIndexByte(b[:off], '\n')
+	return line, col
+}
+
+// parseRunArgs combines the config file and the flags.
+func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
+	var fromFlags runConfig
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "JSON config `FILE` with the same settings as the flags")
+	fromFlags.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, runUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ips run: unexpected argument %q (flags only; see ips run --help)\n", fs.Arg(0))
+		return nil, 2
+	}
+	cfg := fromFlags
+	if *config != "" {
+		// Defaults first, then the file, then the flags set explicitly.
+		var def runConfig
+		def.flags(flag.NewFlagSet("defaults", flag.ContinueOnError))
+		cfg = def
+		if err := loadRunConfig(*config, &cfg); err != nil {
+			fmt.Fprintf(stderr, "ips run: %v\n", err)
+			return nil, 2
+		}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "policy":
+				cfg.Policy = fromFlags.Policy
+			case "lan":
+				cfg.LAN = fromFlags.LAN
+			case "wan":
+				cfg.WAN = fromFlags.WAN
+			case "queues":
+				cfg.Queues = fromFlags.Queues
+			case "queue-base":
+				cfg.QueueBase = fromFlags.QueueBase
+			case "queue-len":
+				cfg.QueueLen = fromFlags.QueueLen
+			case "fail":
+				cfg.Fail = fromFlags.Fail
+			case "geoip":
+				cfg.GeoIP = fromFlags.GeoIP
+			case "events":
+				cfg.Events = fromFlags.Events
+			case "metrics":
+				cfg.Metrics = fromFlags.Metrics
+			case "mark-mask":
+				cfg.MarkMask = fromFlags.MarkMask
+			case "control":
+				cfg.Control = fromFlags.Control
+			case "log-level":
+				cfg.LogLevel = fromFlags.LogLevel
+			case "log-format":
+				cfg.LogFormat = fromFlags.LogFormat
+			}
+		})
+	}
+	return &cfg, -1
+}
+
+// checked is a runConfig validated into the types the parts need.
+type checked struct {
+	fail   verdict.FailMode
+	layout verdict.MarkLayout
+	level  slog.Level
+}
+
+func (c *runConfig) check() (checked, error) {
+	var k checked
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Policy == "" {
+		bad("--policy: required: the policy file to enforce (validate it with ips check FILE)")
+	}
+	if len(c.LAN) == 0 {
+		bad("--lan: required: the interface(s) facing the LAN, e.g. --lan lan0 (bridge ports or routed interfaces)")
+	}
+	if len(c.WAN) == 0 {
+		bad("--wan: required: the interface(s) facing the WAN, e.g. --wan wan0")
+	}
+	if c.Queues < 1 || c.Queues > 1024 {
+		bad("--queues %d: want 1..1024", c.Queues)
+	}
+	if c.QueueBase < 0 || c.QueueBase+max(c.Queues, 1) > 0x10000 {
+		bad("--queue-base %d: queues %d..%d must lie within 0..65535", c.QueueBase, c.QueueBase, c.QueueBase+c.Queues-1)
+	}
+	if c.QueueLen < 1 {
+		bad("--queue-len %d: want at least 1", c.QueueLen)
+	}
+	var err error
+	if k.fail, err = verdict.ParseFailMode(c.Fail); err != nil {
+		bad("--fail: %v", err)
+	}
+	if m, err := strconv.ParseUint(c.MarkMask, 0, 32); err != nil {
+		bad("--mark-mask %q: want a 32-bit number such as 0x00ff0000", c.MarkMask)
+	} else if k.layout, err = verdict.NewMarkLayout(uint32(m)); err != nil {
+		bad("--mark-mask: %v", err)
+	}
+	if err := k.level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("--log-format %q: want text or json", c.LogFormat)
+	}
+	if c.Control == "" {
+		bad("--control: empty: give a path for the control socket")
+	}
+	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			bad("%s %s: %v", f.flag, f.path, errors.Unwrap(err))
+		} else if st.IsDir() {
+			bad("%s %s: is a directory, want a file", f.flag, f.path)
+		}
+	}
+	return k, errors.Join(errs...)
+}
+
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opt := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opt))
+	}
+	return slog.New(slog.NewTextHandler(w, opt))
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	cfg, code := parseRunArgs(args, stderr)
+	if cfg == nil {
+		return code
+	}
+	k, err := cfg.check()
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "ips run: %s\n", line)
+		}
+		return 2
+	}
+	log := newLogger(cfg.LogFormat, k.level, stderr)
+	r := &runner{cfg: cfg, k: k, log: log}
+	if err := r.start(); err != nil {
+		r.shutdown()
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "ips run: %s\n", line)
+		}
+		return 1
+	}
+	return r.wait()
+}
+
+// runner is the running daemon's wiring.
+type runner struct {
+	cfg   *runConfig
+	k     checked
+	log   *slog.Logger
+	ev    *eventSink
+	brain brain
+	d     *nfq.Daemon
+	ctl   net.Listener
+	http  *http.Server
+	stats runStats
+	mu    sync.Mutex // one reload at a time
+}
+
+// start runs the start order: events sink, pools and policy (the brain),
+// the inline path, then the metrics and control endpoints.
+func (r *runner) start() error {
+	if err := r.claimControl(); err != nil {
+		return err
+	}
+	var err error
+	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
+		return err
+	}
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP}, r.ev, r.log)
+	for _, w := range warns {
+		r.log.Warn("policy", "warning", w)
+	}
+	if err != nil {
+		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
+	}
+	r.brain = b
+	r.d, err = nfq.Start(nfq.Config{
+		QueueBase: uint16(r.cfg.QueueBase), Queues: r.cfg.Queues, Fail: r.k.fail, Layout: r.k.layout,
+		LAN: r.cfg.LAN, WAN: r.cfg.WAN, MaxQueueLen: uint32(r.cfg.QueueLen),
+		ShapeClasses: b.ShapeClasses(), NewDecider: b.NewDecider, Log: r.log,
+	})
+	if err != nil {
+		return err
+	}
+	if r.cfg.Metrics != "" {
+		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log); err != nil {
+			return err
+		}
+	}
+	go r.serveControl()
+	r.log.Info("ips running", "policy", r.cfg.Policy, "control", r.cfg.Control, "pid", os.Getpid())
+	return nil
+}
+
+// claimControl makes the control socket, refusing to start when another
+// ips answers on it (two daemons would fight over the table).
+func (r *runner) claimControl() error {
+	if c, err := net.DialTimeout("unix", r.cfg.Control, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("--control %s: another ips is running (it answers on the control socket); stop it or give another --control and --queue-base", r.cfg.Control)
+	}
+	_ = os.Remove(r.cfg.Control) // stale, from a crash
+	ln, err := net.Listen("unix", r.cfg.Control)
+	if err != nil {
+		return fmt.Errorf("--control %s: %w", r.cfg.Control, err)
+	}
+	_ = os.Chmod(r.cfg.Control, 0o600)
+	r.ctl = ln
+	return nil
+}
+
+func (r *runner) wait() int {
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			r.log.Info("SIGHUP: reloading the policy")
+			r.reload(nil)
+			continue
+		}
+		r.log.Info("stopping", "signal", s.String(), "fail", r.k.fail.String())
+		break
+	}
+	signal.Stop(sig)
+	if err := r.shutdown(); err != nil {
+		r.log.Error("stop", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// shutdown stops in reverse start order; the inline path's stop follows
+// the fail mode.
+func (r *runner) shutdown() error {
+	var err error
+	if r.ctl != nil {
+		r.ctl.Close()
+		_ = os.Remove(r.cfg.Control)
+	}
+	if r.d != nil {
+		err = r.d.Stop()
+	}
+	if r.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r.http.Shutdown(ctx)
+		cancel()
+	}
+	if r.ev != nil {
+		r.ev.shutdown()
+	}
+	return err
+}
+
+// reload loads the policy again and applies it to decided flows. It
+// writes its outcome to out (the control socket) as well as the log.
+func (r *runner) reload(out io.Writer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	say := func(prefix, msg string) {
+		if out != nil {
+			fmt.Fprintf(out, "%s: %s\n", prefix, msg)
+		}
+	}
+	warns, err := r.brain.Reload(r.cfg.Policy)
+	for _, w := range warns {
+		r.log.Warn("policy", "warning", w)
+		say("warning", w)
+	}
+	if err != nil {
+		r.stats.reloadsFailed.Add(1)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			r.log.Error("reload failed; the old policy stays in force", "error", line)
+			say("error", line)
+		}
+		return false
+	}
+	if err := r.d.SetShapeClasses(r.brain.ShapeClasses()); err != nil {
+		r.log.Error("reload: updating the shape rules", "err", err)
+		say("error", err.Error())
+	}
+	res, err := r.d.Revise()
+	r.stats.reloadsOK.Add(1)
+	r.stats.flowsRevised.Add(uint64(res.Changed))
+	r.stats.marksRewritten.Add(uint64(res.Marks.Updated))
+	if err != nil {
+		r.log.Error("reload: re-judging decided flows", "err", err)
+		say("error", err.Error())
+	}
+	if res.Marks.LastErr != nil {
+		r.log.Warn("reload: some ct marks could not be rewritten", "failed", res.Marks.Failed, "err", res.Marks.LastErr)
+	}
+	msg := fmt.Sprintf("policy %s loaded; %d decided flows changed, %d ct marks rewritten (%d by reply tuple), %d already gone",
+		r.cfg.Policy, res.Changed, res.Marks.Updated, res.Marks.ByReply, res.Marks.NotFound)
+	r.log.Info("reload", "result", msg)
+	say("ok", msg)
+	return true
+}
+
+// serveControl answers the control socket: one command per connection,
+// "reload" or "stats".
+func (r *runner) serveControl() {
+	for {
+		c, err := r.ctl.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil && line == "" {
+				return
+			}
+			switch strings.TrimSpace(line) {
+			case "reload":
+				r.reload(c)
+			case "stats":
+				rc, _ := r.d.RuleCounters()
+				json.NewEncoder(c).Encode(struct {
+					Queues []nfq.QueueStats           `json:"queues"`
+					Rules  map[string]nfq.RuleCounter `json:"rules"`
+				}{r.d.Stats(), rc})
+			default:
+				fmt.Fprintf(c, "error: unknown command %q (want reload or stats)\n", strings.TrimSpace(line))
+			}
+		}()
+	}
+}
