@@ -2,8 +2,9 @@ package main
 
 import (
 	"log/slog"
-	"net/netip"
 
+	"ips/dpi"
+	"ips/policy"
 	"ips/verdict"
 )
 
@@ -23,29 +24,77 @@ type brain interface {
 
 // brainOptions are the run flags the policy engine needs.
 type brainOptions struct {
-	Policy string
-	GeoIP  string
-	LAN    []netip.Prefix // LAN address ranges for pool matching when the side is unknown
+	Policy   string
+	GeoIP    string
+	MarkMask uint32
+	Fail     verdict.FailMode
+}
+
+// policyBrain is the policy engine: one compiled policy published through
+// a Holder, one worker (with its own DPI engine) per queue, and one DNS
+// cache shared by all workers, since a DNS answer and the flow it names
+// may land on different queues.
+type policyBrain struct {
+	opt    brainOptions
+	holder policy.Holder
+	dns    *dpi.DNSCache
+	ev     *eventSink
+	log    *slog.Logger
 }
 
 // newBrain loads the policy for the first time (pools, GeoIP, policy:
 // the start order's first steps).
-//
-// Wiring to the policy engine (policy.Worker), for the lead:
-//
-//	holder := &policy.Holder{}
-//	load := func(path string) ([]string, error) {
-//		set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: opt.GeoIP})
-//		if err != nil { return nil, err } // rep/err carry every file:line:col problem
-//		holder.Store(set)
-//		return rep.Warnings(), nil
-//	}
-//	NewDecider: policy.NewWorker(policy.WorkerConfig{Engine: dpi.Config{...},
-//		Policy: holder, LAN: opt.LAN,
-//		Decided: func(f *dpi.Flow, d verdict.Decision) { ev.flow("decided", f, d) },
-//		Ended:   func(f *dpi.Flow, d verdict.Decision) { ev.flow("ended", f, d) }}, log)
-//
-// Until then a stand-in decides by LAN host pools and default markers.
 func newBrain(opt brainOptions, ev *eventSink, log *slog.Logger) (brain, []string, error) {
-	return newStandinBrain(opt, ev, log)
+	b := &policyBrain{opt: opt, dns: dpi.NewDNSCache(1 << 16), ev: ev, log: log}
+	w, err := b.Reload(opt.Policy)
+	if err != nil {
+		return nil, w, err
+	}
+	return b, w, nil
+}
+
+func (b *policyBrain) Reload(path string) ([]string, error) {
+	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
+	var warns []string
+	if rep != nil {
+		for _, d := range rep.Warnings {
+			warns = append(warns, d.String())
+		}
+	}
+	if err != nil {
+		return warns, err
+	}
+	b.holder.Store(set)
+	return warns, nil
+}
+
+func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
+	report := func(kind string) func(*dpi.Flow, verdict.Decision) {
+		return func(f *dpi.Flow, d verdict.Decision) {
+			var cat *dpi.Catalog
+			if s := b.holder.Load(); s != nil {
+				cat = s.Catalog()
+			}
+			b.ev.flow(kind, f, cat, d)
+		}
+	}
+	return policy.NewWorker(policy.WorkerConfig{
+		Engine:  dpi.Config{DNSCache: b.dns},
+		Policy:  &b.holder,
+		Fail:    b.opt.Fail,
+		Decided: report("decided"),
+		Ended:   report("ended"),
+	}, b.log.With("queue", queue))
+}
+
+func (b *policyBrain) ShapeClasses() []uint16 {
+	s := b.holder.Load()
+	if s == nil {
+		return nil
+	}
+	var out []uint16
+	for _, sh := range s.Shapers() {
+		out = append(out, sh.Class)
+	}
+	return out
 }

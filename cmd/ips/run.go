@@ -328,7 +328,7 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
-	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP}, r.ev, r.log)
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, MarkMask: r.k.layout.Mask(), Fail: r.k.fail}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}

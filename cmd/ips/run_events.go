@@ -150,21 +150,6 @@ func (s *eventSink) flow(kind string, f *dpi.Flow, cat *dpi.Catalog, d verdict.D
 	s.emit(kind, &rec)
 }
 
-// standin reports a stand-in brain's flow (addresses only: no DPI).
-func (s *eventSink) standin(kind string, f *standinFlow) {
-	if s == nil || s.ch == nil {
-		return
-	}
-	rec := &flowRecord{SrcIP: f.tuple.Src.Addr().String(), SrcPort: f.tuple.Src.Port(),
-		DstIP: f.tuple.Dst.Addr().String(), DstPort: f.tuple.Dst.Port(), Protocol: f.tuple.Proto,
-		IPVersion: 4, Risks: []string{}}
-	if f.tuple.Src.Addr().Is6() {
-		rec.IPVersion = 6
-	}
-	withDecision(rec, f.d)
-	s.emit(kind, rec)
-}
-
 // shutdown flushes what is buffered.
 func (s *eventSink) shutdown() {
 	s.close.Do(func() {

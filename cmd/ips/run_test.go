@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,49 +51,5 @@ func TestRunConfigErrors(t *testing.T) {
 	stderr.Reset()
 	if cfg, code := parseRunArgs([]string{"--help"}, &stderr); cfg != nil || code != 0 || !strings.Contains(stderr.String(), "-mark-mask HEX") {
 		t.Errorf("help: %d %q", code, stderr.String())
-	}
-}
-
-func TestStandinPolicy(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "p.jsonl")
-	os.WriteFile(p, []byte(`# nProbe IPS format
-{"policy": {"id": 0, "name": "root", "default_marker": "pass"}}
-{"pool": {"id": 1, "name": "kids", "ip": ["10.0.0.0/24", "fd00::/64"], "mac": []}, "policy": {"id": 1}}
-{"pool": {"id": 2, "name": "one", "ip": ["10.0.0.7"]}, "policy": {"id": 2}}
-{"policy": {"id": 1, "root": 0, "default_marker": 2, "markers": {"protocols": {"TLS": "pass"}}}}
-{"policy": {"id": 2, "root": 1, "name": "child"}}
-`), 0o644)
-	s, warns, err := parseStandin(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(warns) != 1 || !strings.Contains(warns[0], `"markers"`) {
-		t.Errorf("warnings %q", warns)
-	}
-	for _, c := range []struct {
-		host string
-		want verdict.Action
-		pool string
-	}{{"10.0.0.5", verdict.Drop, "kids"}, {"fd00::9", verdict.Drop, "kids"}, {"10.0.0.7", verdict.Drop, "one"}, {"10.9.9.9", verdict.Pass, ""}} {
-		d := s.decide(netip.MustParseAddr(c.host))
-		if d.Action != c.want || !d.Final || d.Pool != c.pool {
-			t.Errorf("%s: %+v", c.host, d)
-		}
-	}
-	if d := s.decide(netip.MustParseAddr("10.0.0.7")); !strings.Contains(d.Explain(), "policy 2 (⊂ 1)") {
-		t.Errorf("explain %q", d.Explain())
-	}
-
-	os.WriteFile(p, []byte(`{"policy": {"id": 0, "default_marker": "maybe"}}
-{"pool": {"id": 1, "ip": ["nope"]}, "policy": {"id": 3}}
-{"policy": {"id": 4, "root": 9}}
-not json
-`), 0o644)
-	_, _, err = parseStandin(p)
-	for _, want := range []string{"p.jsonl:1:", "marker \"maybe\"", "p.jsonl:2:", `"nope"`, "p.jsonl:4:", "root 9 is not defined", "policy 3 is not defined"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("errors %v lack %q", err, want)
-		}
 	}
 }

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,9 +50,8 @@ func checkApps(t *testing.T, topo *harness.Topology, apps *harness.Apps, blocked
 }
 
 // The policy case: drop hostname blocked.example and protocol
-// BitTorrent, pass the rest. It needs the DPI policy engine behind ips
-// run and skips while the stand-in (pools and default markers only) is
-// wired.
+// BitTorrent, pass the rest, through the whole stack (NFQUEUE, DPI,
+// policy, conntrack marks).
 func TestPolicyEndToEnd(t *testing.T) {
 	topo := harness.NewTopology(t)
 	apps := topo.StartApps(t)
@@ -63,9 +61,6 @@ func TestPolicyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := topo.StartDaemon(t, dir, "--policy", pol)
-	if strings.Contains(d.Log(), "stand-in") {
-		t.Skip("ips run uses the stand-in policy engine (no DPI): wire policy.Worker in cmd/ips/brain.go")
-	}
 	checkApps(t, topo, apps, map[string]bool{
 		"tls blocked.example": true, "quic blocked.example": true, "bittorrent": true})
 	s := d.Stats(t)
