@@ -8,10 +8,10 @@ import (
 
 // dtlsFragment builds a handshake fragment (RFC 6347 §4.2.2).
 func dtlsFragment(typ byte, seq uint16, body []byte, off, n int) []byte {
-	m := u24([]byte{typ}, len(body))
-	m = u16(m, seq)
-	m = u24(m, off)
-	m = u24(m, n)
+	m := put24([]byte{typ}, len(body))
+	m = put16(m, seq)
+	m = put24(m, off)
+	m = put24(m, n)
 	return append(m, body[off:off+n]...)
 }
 

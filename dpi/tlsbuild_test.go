@@ -35,16 +35,16 @@ type chSpec struct {
 	padding  int // bytes of padding extension (0: none)
 }
 
-func u16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }
-func u24(b []byte, v int) []byte    { return append(b, byte(v>>16), byte(v>>8), byte(v)) }
+func put16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }
+func put24(b []byte, v int) []byte    { return append(b, byte(v>>16), byte(v>>8), byte(v)) }
 
-func vec16(b, data []byte) []byte { return append(u16(b, uint16(len(data))), data...) }
+func vec16(b, data []byte) []byte { return append(put16(b, uint16(len(data))), data...) }
 
 // clientHelloMsg builds a ClientHello handshake message (header included;
 // DTLS uses the 12-byte header with message_seq 0, unfragmented).
 func clientHelloMsg(s chSpec) []byte {
 	var body []byte
-	body = u16(body, s.version)
+	body = put16(body, s.version)
 	body = append(body, make([]byte, 32)...) // random
 	body = append(body, 0)                   // session id
 	if s.dtls {
@@ -52,12 +52,12 @@ func clientHelloMsg(s chSpec) []byte {
 	}
 	var cs []byte
 	for _, c := range s.ciphers {
-		cs = u16(cs, c)
+		cs = put16(cs, c)
 	}
 	body = vec16(body, cs)
 	body = append(body, 1, 0) // null compression
 	var exts []byte
-	add := func(typ uint16, data []byte) { exts = vec16(u16(exts, typ), data) }
+	add := func(typ uint16, data []byte) { exts = vec16(put16(exts, typ), data) }
 	if s.sni != "" {
 		var name []byte
 		name = append(name, 0)
@@ -67,14 +67,14 @@ func clientHelloMsg(s chSpec) []byte {
 	if len(s.groups) > 0 {
 		var g []byte
 		for _, v := range s.groups {
-			g = u16(g, v)
+			g = put16(g, v)
 		}
 		add(10, vec16(nil, g))
 	}
 	if len(s.sigalgs) > 0 {
 		var g []byte
 		for _, v := range s.sigalgs {
-			g = u16(g, v)
+			g = put16(g, v)
 		}
 		add(13, vec16(nil, g))
 	}
@@ -88,7 +88,7 @@ func clientHelloMsg(s chSpec) []byte {
 	if len(s.versions) > 0 {
 		var l []byte
 		for _, v := range s.versions {
-			l = u16(l, v)
+			l = put16(l, v)
 		}
 		add(43, append([]byte{byte(len(l))}, l...))
 	}
@@ -103,11 +103,11 @@ func clientHelloMsg(s chSpec) []byte {
 }
 
 func handshakeMsg(typ byte, body []byte, dtls bool) []byte {
-	m := u24([]byte{typ}, len(body))
+	m := put24([]byte{typ}, len(body))
 	if dtls {
-		m = u16(m, 0)         // message_seq
-		m = u24(m, 0)         // fragment_offset
-		m = u24(m, len(body)) // fragment_length
+		m = put16(m, 0)         // message_seq
+		m = put24(m, 0)         // fragment_offset
+		m = put24(m, len(body)) // fragment_length
 	}
 	return append(m, body...)
 }
@@ -116,19 +116,19 @@ func handshakeMsg(typ byte, body []byte, dtls bool) []byte {
 // supported_versions.
 func serverHelloMsg(version, selected, cipher uint16, alpn string) []byte {
 	var body []byte
-	body = u16(body, version)
+	body = put16(body, version)
 	body = append(body, make([]byte, 32)...)
 	body = append(body, 0)
-	body = u16(body, cipher)
+	body = put16(body, cipher)
 	body = append(body, 0)
 	var exts []byte
 	if selected != version {
-		exts = vec16(u16(exts, 43), u16(nil, selected))
+		exts = vec16(put16(exts, 43), put16(nil, selected))
 	}
 	if alpn != "" {
-		exts = vec16(u16(exts, 16), vec16(nil, append([]byte{byte(len(alpn))}, alpn...)))
+		exts = vec16(put16(exts, 16), vec16(nil, append([]byte{byte(len(alpn))}, alpn...)))
 	}
-	exts = vec16(u16(exts, 0xff01), []byte{0})
+	exts = vec16(put16(exts, 0xff01), []byte{0})
 	body = vec16(body, exts)
 	return handshakeMsg(2, body, false)
 }
@@ -137,9 +137,9 @@ func serverHelloMsg(version, selected, cipher uint16, alpn string) []byte {
 func certificateBody(ders ...[]byte) []byte {
 	var list []byte
 	for _, d := range ders {
-		list = append(u24(list, len(d)), d...)
+		list = append(put24(list, len(d)), d...)
 	}
-	return append(u24(nil, len(list)), list...)
+	return append(put24(nil, len(list)), list...)
 }
 
 // tlsRecords splits data into records of at most max bytes.
@@ -148,7 +148,7 @@ func tlsRecords(typ byte, version uint16, data []byte, max int) []byte {
 	for len(data) > 0 {
 		n := min(len(data), max)
 		out = append(out, typ)
-		out = u16(out, version)
+		out = put16(out, version)
 		out = vec16(out, data[:n])
 		data = data[n:]
 	}
@@ -158,8 +158,8 @@ func tlsRecords(typ byte, version uint16, data []byte, max int) []byte {
 // dtlsRecord wraps a handshake fragment in a DTLSPlaintext record.
 func dtlsRecord(typ byte, version uint16, seq uint64, body []byte) []byte {
 	r := []byte{typ}
-	r = u16(r, version)
-	r = u16(r, 0) // epoch
+	r = put16(r, version)
+	r = put16(r, 0) // epoch
 	r = append(r, byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
 	return vec16(r, body)
 }
