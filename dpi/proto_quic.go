@@ -17,10 +17,11 @@ import (
 
 // quicState is the QUIC dissector's per-flow state.
 type quicState struct {
-	keys     *quic.Keys // client Initial keys, once derived
+	keys     quic.Keys // client Initial keys, once keyed
 	version  uint32
 	dcid     [quic.MaxCIDLen]byte
 	dcidLen  uint8
+	keyed    bool
 	initials uint8 // client Initial packets read
 	rekeys   uint8 // key derivations (a Retry or a version change needs a new one)
 	// buf is borrowed from the engine's stream pool: its first half holds
@@ -132,7 +133,7 @@ func quicInitial(c *Ctx, q *quicState, pkt []byte, h *quic.Header) bool {
 	if !quic.Supported(h.Version) || quic.IsGoogleVersion(h.Version) && quic.GoogleVersionNumber(h.Version) <= 46 {
 		return true
 	}
-	if q.keys == nil || h.Version != q.version {
+	if !q.keyed || h.Version != q.version {
 		if !q.deriveKeys(h.Version, h.DCID) {
 			return true
 		}
@@ -147,16 +148,16 @@ func quicInitial(c *Ctx, q *quicState, pkt []byte, h *quic.Header) bool {
 	if h.PacketLen > len(scratch) {
 		return false
 	}
-	payload, _, err := q.keys.Open(scratch, pkt, h)
-	if err != nil && string(h.DCID) != string(q.dcid[:q.dcidLen]) {
+	payload, ok := q.open(scratch, pkt, h)
+	if !ok && string(h.DCID) != string(q.dcid[:q.dcidLen]) {
 		// After a Retry the client derives new keys from the DCID the
 		// server gave it (RFC 9001 §5.2).
 		if !q.deriveKeys(h.Version, h.DCID) {
 			return true
 		}
-		payload, _, err = q.keys.Open(scratch, pkt, h)
+		payload, ok = q.open(scratch, pkt, h)
 	}
-	if err != nil {
+	if !ok {
 		return false
 	}
 	if quic.CarriesTLS(h.Version) && h.Version>>24 != 'T' {
@@ -172,15 +173,34 @@ func quicInitial(c *Ctx, q *quicState, pkt []byte, h *quic.Header) bool {
 	return quicHandshake(c, q, h.Version)
 }
 
+// open decrypts a client Initial and checks that the plaintext reads as
+// the frames of an Initial. Open does not verify the AEAD tag (the keys
+// are public, so a tag proves nothing): packets protected with other keys
+// — those sent after a Retry, which changes them — or damaged ones show
+// as frames that do not parse, and none of their CRYPTO data is kept.
+func (q *quicState) open(dst, pkt []byte, h *quic.Header) ([]byte, bool) {
+	payload, _, err := q.keys.Open(dst, pkt, h)
+	if err != nil {
+		return nil, false
+	}
+	if quic.CarriesTLS(h.Version) && h.Version>>24 != 'T' {
+		fr := quic.NewFrameReader(payload)
+		for _, ok := fr.Next(); ok; _, ok = fr.Next() {
+		}
+		return payload, fr.Err() == nil
+	}
+	_, _, ok := quic.GoogleCryptoFrame(payload)
+	return payload, ok
+}
+
 func (q *quicState) deriveKeys(v uint32, dcid []byte) bool {
 	if q.rekeys++; q.rekeys > quicMaxRekeys {
 		return false
 	}
-	k, err := quic.ClientInitialKeys(v, dcid)
-	if err != nil {
-		return false
+	if q.keys.DeriveClientInitial(v, dcid) != nil {
+		return false // keys unchanged
 	}
-	q.keys, q.version = k, v
+	q.keyed, q.version = true, v
 	q.dcidLen = uint8(copy(q.dcid[:], dcid))
 	return true
 }
@@ -265,5 +285,5 @@ func (e *Engine) quicRelease(s *scratch) {
 		e.streamsOut--
 		q.buf = nil
 	}
-	s.quic.keys = nil
+	s.quic.keyed = false
 }

@@ -6,16 +6,12 @@
 // 22–34, Facebook's mvfst versions and Google's QUIC (Q0xx with a clear
 // CHLO, Q050 and T050/T051 with encrypted Initials).
 //
-// Parsers never allocate and never panic; deriving a connection's keys
-// allocates a little (the standard library's AES-GCM and HKDF), once per
-// connection.
+// Parsers never allocate and never panic; neither does deriving a
+// connection's Initial keys into a Keys the caller owns, nor opening a
+// packet with them (initial_crypto.go).
 package quic
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 )
@@ -47,6 +43,8 @@ var (
 	ErrShort   = errors.New("quic: packet truncated")
 	ErrHeader  = errors.New("quic: malformed header")
 	ErrVersion = errors.New("quic: unsupported version")
+	// ErrDecrypt is not returned by Open, which does not verify tags
+	// (see Keys.Open); it stays for callers that name it.
 	ErrDecrypt = errors.New("quic: packet does not decrypt")
 	ErrFrame   = errors.New("quic: malformed frame")
 )
@@ -228,181 +226,4 @@ func ReadVarint(b []byte) (v uint64, n int) {
 		v = v<<8 | uint64(x)
 	}
 	return v, n
-}
-
-// Keys protect one direction's Initial packets. A Keys is not safe for
-// concurrent use: it keeps its scratch space (slices passed to the cipher
-// interfaces would otherwise escape to the heap on every packet).
-type Keys struct {
-	aead  cipher.AEAD
-	hp    cipher.Block
-	iv    [12]byte
-	nonce [12]byte
-	mask  [16]byte
-}
-
-// Secret sizes.
-const (
-	keyLen  = 16 // AEAD_AES_128_GCM
-	ivLen   = 12
-	tagLen  = 16
-	hashLen = 32 // SHA-256
-)
-
-// InitialSecrets returns the client and server Initial secrets of a
-// connection (RFC 9001 §5.2), derived from the Destination Connection ID
-// of the client's first Initial packet.
-func InitialSecrets(version uint32, dcid []byte) (client, server []byte, err error) {
-	p, ok := params(version)
-	if !ok {
-		return nil, nil, ErrVersion
-	}
-	initial, err := hkdf.Extract(sha256.New, dcid, p.salt)
-	if err != nil {
-		return nil, nil, err
-	}
-	if client, err = expandLabel(initial, "tls13 ", "client in", hashLen); err != nil {
-		return nil, nil, err
-	}
-	if server, err = expandLabel(initial, "tls13 ", "server in", hashLen); err != nil {
-		return nil, nil, err
-	}
-	return client, server, nil
-}
-
-// NewKeys derives packet and header protection keys from an Initial
-// secret (RFC 9001 §5.1; RFC 9369 §3.3.2 for v2's labels).
-func NewKeys(version uint32, secret []byte) (*Keys, error) {
-	p, ok := params(version)
-	if !ok {
-		return nil, ErrVersion
-	}
-	key, err := expandLabel(secret, "tls13 ", p.prefix+"key", keyLen)
-	if err != nil {
-		return nil, err
-	}
-	iv, err := expandLabel(secret, "tls13 ", p.prefix+"iv", ivLen)
-	if err != nil {
-		return nil, err
-	}
-	hp, err := expandLabel(secret, "tls13 ", p.prefix+"hp", keyLen)
-	if err != nil {
-		return nil, err
-	}
-	k := &Keys{}
-	copy(k.iv[:], iv)
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	if k.aead, err = cipher.NewGCM(block); err != nil {
-		return nil, err
-	}
-	if k.hp, err = aes.NewCipher(hp); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// ClientInitialKeys derives the keys of a connection's client Initial
-// packets (the server's secret, not needed, is not derived).
-func ClientInitialKeys(version uint32, dcid []byte) (*Keys, error) {
-	p, ok := params(version)
-	if !ok {
-		return nil, ErrVersion
-	}
-	initial, err := hkdf.Extract(sha256.New, dcid, p.salt)
-	if err != nil {
-		return nil, err
-	}
-	c, err := expandLabel(initial, "tls13 ", "client in", hashLen)
-	if err != nil {
-		return nil, err
-	}
-	return NewKeys(version, c)
-}
-
-// expandLabel is TLS 1.3's HKDF-Expand-Label with an empty context (RFC
-// 8446 §7.1).
-func expandLabel(secret []byte, prefix, label string, n int) ([]byte, error) {
-	var info [2 + 1 + 32 + 1]byte
-	l := len(prefix) + len(label)
-	if l > 32 {
-		return nil, ErrVersion
-	}
-	binary.BigEndian.PutUint16(info[:], uint16(n))
-	info[2] = byte(l)
-	copy(info[3:], prefix)
-	copy(info[3+len(prefix):], label)
-	info[3+l] = 0
-	return hkdf.Expand(sha256.New, secret, string(info[:4+l]), n)
-}
-
-// Open removes the header protection of the packet at the start of pkt
-// (header h) and decrypts it into dst, which must hold the whole packet.
-// pkt is not modified. It returns the plaintext payload (the frames) and
-// the packet number.
-func (k *Keys) Open(dst, pkt []byte, h *Header) ([]byte, uint64, error) {
-	if h.PacketLen > len(pkt) || h.PNOffset+4+16 > h.PacketLen {
-		return nil, 0, ErrShort
-	}
-	if len(dst) < h.PacketLen {
-		return nil, 0, ErrShort
-	}
-	// Header protection (RFC 9001 §5.4): the sample starts 4 bytes after
-	// the packet number's offset, whatever the packet number's length.
-	mask := &k.mask
-	k.hp.Encrypt(mask[:], pkt[h.PNOffset+4:h.PNOffset+20])
-	first := pkt[0] ^ mask[0]&0x0f
-	pnLen := int(first&3) + 1
-	hdrLen := h.PNOffset + pnLen
-	if hdrLen+tagLen > h.PacketLen {
-		return nil, 0, ErrShort
-	}
-	copy(dst, pkt[:hdrLen])
-	dst[0] = first
-	var pn uint64
-	for i := 0; i < pnLen; i++ {
-		dst[h.PNOffset+i] ^= mask[1+i]
-		pn = pn<<8 | uint64(dst[h.PNOffset+i])
-	}
-	// Nonce: the IV XOR the packet number, left-padded (RFC 9001 §5.3).
-	// Initial packet numbers are small: the truncated value is used as is.
-	nonce := &k.nonce
-	*nonce = k.iv
-	for i := 0; i < 8; i++ {
-		nonce[11-i] ^= byte(pn >> (8 * i))
-	}
-	out, err := k.aead.Open(dst[hdrLen:hdrLen], nonce[:], pkt[hdrLen:h.PacketLen], dst[:hdrLen])
-	if err != nil {
-		return nil, 0, ErrDecrypt
-	}
-	return out, pn, nil
-}
-
-// Seal protects a plaintext Initial packet (header with an unprotected
-// packet number of pnLen bytes at pnOffset, followed by the payload),
-// appending the result to dst. Tests and fuzzing use it to build packets
-// the way a client does.
-func (k *Keys) Seal(dst, header, payload []byte, pnOffset, pnLen int, pn uint64) []byte {
-	var nonce [12]byte
-	nonce = k.iv
-	for i := 0; i < 8; i++ {
-		nonce[11-i] ^= byte(pn >> (8 * i))
-	}
-	start := len(dst)
-	dst = append(dst, header...)
-	dst = k.aead.Seal(dst, nonce[:], payload, header)
-	pkt := dst[start:]
-	var mask [16]byte
-	k.hp.Encrypt(mask[:], pkt[pnOffset+4:pnOffset+20])
-	if pkt[0]&0x80 != 0 {
-		pkt[0] ^= mask[0] & 0x0f
-	} else {
-		pkt[0] ^= mask[0] & 0x1f
-	}
-	for i := 0; i < pnLen; i++ {
-		pkt[pnOffset+i] ^= mask[1+i]
-	}
-	return dst
 }
