@@ -208,7 +208,7 @@ func newFlowWriter(w *bufio.Writer, format string) *flowWriter {
 	fw := &flowWriter{w: w}
 	if format == "table" {
 		fw.table = tabwriter.NewWriter(w, 0, 8, 1, ' ', 0)
-		fmt.Fprintln(fw.table, "PROTO\tCLIENT\tSERVER\tAPPLICATION\tCATEGORY\tHOSTNAME\tPKTS\tBYTES\tSTATE\tRISKS\tVERDICT")
+		fmt.Fprintln(fw.table, "PROTO\tCLIENT\tSERVER\tAPPLICATION\tCATEGORY\tHOSTNAME\tPKTS\tBYTES\tSTATE\tRISKS\tVERDICT\tWHY")
 	} else {
 		fw.enc = json.NewEncoder(w)
 		fw.enc.SetEscapeHTML(false)
@@ -222,11 +222,11 @@ func (fw *flowWriter) write(r *flowRecord) {
 		if verdict == "" {
 			verdict = "-"
 		}
-		fmt.Fprintf(fw.table, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n",
+		fmt.Fprintf(fw.table, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
 			r.Protocol, joinHostPort(r.SrcIP, r.SrcPort), joinHostPort(r.DstIP, r.DstPort),
 			r.ApplicationName, r.CategoryName, dash(r.RequestedServerName),
 			r.Src2DstPackets+r.Dst2SrcPackets, r.Src2DstBytes+r.Dst2SrcBytes, r.DPIState,
-			dash(strings.Join(r.Risks, ",")), verdict)
+			dash(strings.Join(r.Risks, ",")), verdict, dash(r.Explain))
 		return
 	}
 	fw.enc.Encode(r)
