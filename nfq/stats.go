@@ -47,7 +47,7 @@ type QueueStats struct {
 // LatencyBounds are the upper bounds of the latency histogram buckets.
 var LatencyBounds = [...]time.Duration{
 	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
-	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	100 * time.Microsecond, 150 * time.Microsecond, 200 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
 	10 * time.Millisecond, 100 * time.Millisecond,
 }
