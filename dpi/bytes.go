@@ -16,21 +16,3 @@ func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:])
 func hasPrefix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[:len(s)]) == s
 }
-
-// hasPrefixFold is hasPrefix ignoring ASCII case in b (s must be lower
-// case).
-func hasPrefixFold(b []byte, s string) bool {
-	if len(b) < len(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -165,16 +165,6 @@ func hasPort(c *Ctx, p uint16) bool { return c.ServerPort() == p || c.ClientPort
 // dstPort is the destination port of the current packet.
 func dstPort(c *Ctx) uint16 { return c.Pkt.DstPort }
 
-// indexFold finds s (lower case) in b ignoring ASCII case; -1 when absent.
-func indexFold(b []byte, s string) int {
-	for i := 0; i+len(s) <= len(b); i++ {
-		if hasPrefixFold(b[i:], s) {
-			return i
-		}
-	}
-	return -1
-}
-
 // index finds s in b; -1 when absent.
 func index(b []byte, s string) int {
 	for i := 0; i+len(s) <= len(b); i++ {

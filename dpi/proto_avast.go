@@ -1,6 +1,10 @@
 package dpi
 
-import "ips/dpi/dnsmsg"
+import (
+	"ips/dpi/dnsmsg"
+
+	"ips/internal/ascii"
+)
 
 // Avast's own protocols, as nDPI names them.
 
@@ -17,7 +21,7 @@ func dissectAvastSecureDNS(c *Ctx) Status {
 	if m.Parse(c.Payload) != nil || !m.HasQuestion {
 		return Exclude
 	}
-	if !hasSuffixFold(m.Name.Bytes(), ".securedns.avast.com") && !hasSuffixFold(m.Name.Bytes(), "securedns.avast.com") {
+	if !ascii.HasSuffix(m.Name.Bytes(), ".securedns.avast.com") && !ascii.HasSuffix(m.Name.Bytes(), "securedns.avast.com") {
 		return Exclude
 	}
 	c.Set(ProtoAVASTSecureDNS, 0)
@@ -37,10 +41,4 @@ func dissectAvast(c *Ctx) Status {
 	}
 	c.Set(ProtoAVAST, 0)
 	return Done
-}
-
-// hasSuffixFold reports whether b ends with s, ignoring ASCII case in b
-// (s must be lower case).
-func hasSuffixFold(b []byte, s string) bool {
-	return len(b) >= len(s) && hasPrefixFold(b[len(b)-len(s):], s)
 }

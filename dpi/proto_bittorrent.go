@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"ips/dpi/bencode"
+	"ips/internal/ascii"
 )
 
 // BitTorrent in its many shapes:
@@ -345,7 +346,7 @@ func azureusPeerID(id []byte) bool {
 // lsdInfoHash finds the first "Infohash:" header of a BEP 14 announce.
 func lsdInfoHash(p []byte, h *[20]byte) bool {
 	for i := 0; i+10 <= len(p); i++ {
-		if p[i] != '\n' || !hasPrefixFold(p[i+1:], "infohash:") {
+		if p[i] != '\n' || !ascii.HasPrefix(p[i+1:], "infohash:") {
 			continue
 		}
 		j := i + 10

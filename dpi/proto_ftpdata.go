@@ -1,6 +1,10 @@
 package dpi
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"ips/internal/ascii"
+)
 
 // FTP data connections (RFC 959 §3.2, RFC 2428): the control connection
 // announces where the next data connection goes — the server's address
@@ -75,11 +79,11 @@ func ftpDataPort(c *Ctx, b []byte) {
 		if p, ok := atou16(l[i+4:], '|'); ok {
 			t.add(c.Flow.Server().Addr(), p, now)
 		}
-	case hasPrefixFold(l, "port "):
+	case ascii.HasPrefix(l, "port "):
 		if a, p, ok := ftpHostPort(l[5:]); ok {
 			t.add(a, p, now)
 		}
-	case hasPrefixFold(l, "eprt "):
+	case ascii.HasPrefix(l, "eprt "):
 		// "EPRT |1|132.235.1.2|6275|"
 		f := l[5:]
 		if len(f) < 2 {

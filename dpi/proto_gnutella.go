@@ -1,6 +1,10 @@
 package dpi
 
-import "bytes"
+import (
+	"bytes"
+
+	"ips/internal/ascii"
+)
 
 // Gnutella (and its Gnutella2 and Mojito DHT offshoots).
 //
@@ -80,7 +84,7 @@ func mojito(p []byte) bool {
 // name (lower case, with its colon), trimmed; nil when absent.
 func httpHeader(p []byte, name string) []byte {
 	for i := 0; i+1 < len(p); i++ {
-		if p[i] != '\n' || !hasPrefixFold(p[i+1:], name) {
+		if p[i] != '\n' || !ascii.HasPrefix(p[i+1:], name) {
 			continue
 		}
 		j := i + 1 + len(name)
@@ -131,7 +135,7 @@ func gnutellaHTTPRequest(path, userAgent []byte) bool {
 		return true
 	case hasPrefix(path, "/get/"):
 		for _, s := range gnutellaAgents {
-			if hasPrefixFold(userAgent, s) {
+			if ascii.HasPrefix(userAgent, s) {
 				return true
 			}
 		}

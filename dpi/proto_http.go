@@ -1,6 +1,10 @@
 package dpi
 
-import "ips/dpi/httpmsg"
+import (
+	"ips/dpi/httpmsg"
+
+	"ips/internal/ascii"
+)
 
 // httpState is the HTTP dissector's per-flow state: which side sent the
 // request, and how far each head has been read.
@@ -161,9 +165,9 @@ func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
 	m.URL = c.Intern(h.Target[:min(len(h.Target), maxURL)])
 	// Errors on WordPress admin posts and upload fetches are how scanners
 	// probe for vulnerable plugins.
-	s.wpProbe = string(h.Method) == "POST" && httpmsg.HasPrefixFold(h.Target, "/wp-admin/") ||
-		string(h.Method) == "GET" && httpmsg.HasPrefixFold(h.Target, "/wp-content/uploads/")
-	s.javaUserAgent = httpmsg.HasPrefixFold(h.UserAgent, "java/")
+	s.wpProbe = string(h.Method) == "POST" && ascii.HasPrefix(h.Target, "/wp-admin/") ||
+		string(h.Method) == "GET" && ascii.HasPrefix(h.Target, "/wp-content/uploads/")
+	s.javaUserAgent = ascii.HasPrefix(h.UserAgent, "java/")
 	if len(h.ContentType) > 0 && m.ContentType == "" {
 		m.ContentType = c.Intern(h.ContentType[:min(len(h.ContentType), maxField)])
 	}
@@ -251,7 +255,7 @@ func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
 		if httpmsg.SuspiciousField(fname) {
 			c.AddRisk(RiskHTTPSuspiciousHeader)
 		}
-		if httpmsg.HasPrefixFold(fname, "x-gnutella-") {
+		if ascii.HasPrefix(fname, "x-gnutella-") {
 			gnutella = true
 		}
 	}
@@ -266,8 +270,8 @@ func httpRequestApp(c *Ctx, h *httpmsg.Head, gnutella bool) ProtoID {
 	target, ua, ct := h.Target, h.UserAgent, httpmsg.MediaType(h.ContentType)
 	switch {
 	// BitTorrent tracker announce and scrape (BEP 3, BEP 48).
-	case (httpmsg.HasPrefixFold(target, "/announce") || httpmsg.HasPrefixFold(target, "/scrape")) &&
-		httpmsg.ContainsFold(target, "info_hash="):
+	case (ascii.HasPrefix(target, "/announce") || ascii.HasPrefix(target, "/scrape")) &&
+		ascii.Contains(target, "info_hash="):
 		if ih, ok := httpmsg.InfoHash(target); ok {
 			m := c.Meta()
 			m.InfoHash, m.HasInfoHash = ih, true
@@ -277,23 +281,23 @@ func httpRequestApp(c *Ctx, h *httpmsg.Head, gnutella bool) ProtoID {
 	// Gnutella file transfer (HUGE URNs, the /gnutella/ namespace, the
 	// X-Gnutella-* fields) and its well-known clients.
 	case gnutella || gnutellaHTTPRequest(target, ua) ||
-		httpmsg.ContainsFold(ua, "gnutella") || httpmsg.HasPrefixFold(ua, "shareaza") || httpmsg.HasPrefixFold(ua, "limewire"):
+		ascii.Contains(ua, "gnutella") || ascii.HasPrefix(ua, "shareaza") || ascii.HasPrefix(ua, "limewire"):
 		return ProtoGnutella
 	// IPP is HTTP POSTs of application/ipp (RFC 8010 §3.1).
-	case httpmsg.EqualFold(ct, "application/ipp"):
+	case ascii.Equal(ct, "application/ipp"):
 		return ProtoIPP
 	// SOAP 1.1 requests carry SOAPAction; SOAP 1.2 its own media type.
-	case h.SOAPAction || httpmsg.EqualFold(ct, "application/soap+xml"):
+	case h.SOAPAction || ascii.Equal(ct, "application/soap+xml"):
 		return ProtoSOAP
-	case httpmsg.EqualFold(ct, "application/ocsp-request"):
+	case ascii.Equal(ct, "application/ocsp-request"):
 		return ProtoOCSP
 	// Ookla speed tests fetch and post fixed test paths.
-	case httpmsg.HasPrefixFold(target, "/downloading?n=0.") || httpmsg.HasPrefixFold(target, "/upload?n=0.") ||
-		httpmsg.ContainsFold(h.Referer, "www.speedtest.net"):
+	case ascii.HasPrefix(target, "/downloading?n=0.") || ascii.HasPrefix(target, "/upload?n=0.") ||
+		ascii.Contains(h.Referer, "www.speedtest.net"):
 		return ProtoOokla
 	// The Windows Update agent and Delivery Optimization identify
 	// themselves whatever CDN host serves them.
-	case httpmsg.HasPrefixFold(ua, "windows-update-agent") || httpmsg.HasPrefixFold(ua, "microsoft-delivery-optimization/"):
+	case ascii.HasPrefix(ua, "windows-update-agent") || ascii.HasPrefix(ua, "microsoft-delivery-optimization/"):
 		return ProtoWindowsUpdate
 	}
 	return 0
@@ -400,7 +404,7 @@ func httpResponseFacts(c *Ctx, s *httpState, h *httpmsg.Head, body []byte) {
 		c.AddRisk(RiskBinaryAppTransfer)
 		// Java fetching Java classes is how Log4Shell exploitation
 		// proceeds after the JNDI lookup.
-		if s.javaUserAgent && httpmsg.EqualFold(httpmsg.MediaType(h.ContentType), "application/java-vm") {
+		if s.javaUserAgent && ascii.Equal(httpmsg.MediaType(h.ContentType), "application/java-vm") {
 			c.AddRisk(RiskPossibleExploit)
 		}
 	}
@@ -409,5 +413,5 @@ func httpResponseFacts(c *Ctx, s *httpState, h *httpmsg.Head, body []byte) {
 // httpHostSuffix reports whether b ends with the lower-case suffix,
 // ignoring case.
 func httpHostSuffix(b []byte, lower string) bool {
-	return len(b) >= len(lower) && httpmsg.EqualFold(b[len(b)-len(lower):], lower)
+	return len(b) >= len(lower) && ascii.Equal(b[len(b)-len(lower):], lower)
 }

@@ -1,5 +1,7 @@
 package dpi
 
+import "ips/internal/ascii"
+
 // The clear-text mail protocols and FTP share a shape: a server greeting,
 // then line-oriented client commands. Each dissector below recognises its
 // greeting and commands, classifies early, and keeps watching (More) for
@@ -66,18 +68,18 @@ func dissectSMTP(c *Ctx) Status {
 		return Exclude
 	}
 	switch {
-	case hasPrefixFold(b, "ehlo ") || hasPrefixFold(b, "helo "):
+	case ascii.HasPrefix(b, "ehlo ") || ascii.HasPrefix(b, "helo "):
 		return smtpKnown(c)
 	case *st&txtKnown == 0:
 		if *st&txtGreeted != 0 || c.Payloads(ToServer) > 1 {
 			return Exclude
 		}
 		return Continue
-	case hasPrefixFold(b, "starttls"):
+	case ascii.HasPrefix(b, "starttls"):
 		*st |= txtStartTLS
-	case hasPrefixFold(b, "auth plain"), hasPrefixFold(b, "auth login"):
+	case ascii.HasPrefix(b, "auth plain"), ascii.HasPrefix(b, "auth login"):
 		c.AddRisk(RiskClearTextCredentials)
-	case hasPrefixFold(b, "mail from:"), hasPrefixFold(b, "data"):
+	case ascii.HasPrefix(b, "mail from:"), ascii.HasPrefix(b, "data"):
 		return Done // a plain session: nothing more to learn
 	}
 	return More
@@ -145,11 +147,11 @@ func dissectPOP3(c *Ctx) Status {
 		return Continue
 	}
 	switch {
-	case hasPrefixFold(b, "stls"):
+	case ascii.HasPrefix(b, "stls"):
 		*st |= txtStartTLS
-	case hasPrefixFold(b, "pass "):
+	case ascii.HasPrefix(b, "pass "):
 		c.AddRisk(RiskClearTextCredentials)
-	case hasPrefixFold(b, "retr "), hasPrefixFold(b, "quit"):
+	case ascii.HasPrefix(b, "retr "), ascii.HasPrefix(b, "quit"):
 		return Done
 	}
 	return More
@@ -167,7 +169,7 @@ func popCommand(b []byte) bool {
 		return false
 	}
 	for _, k := range [...]string{"user ", "pass ", "apop ", "capa", "stls", "auth", "stat", "list", "uidl", "retr ", "quit", "top ", "noop"} {
-		if hasPrefixFold(b, k) {
+		if ascii.HasPrefix(b, k) {
 			return true
 		}
 	}
@@ -189,9 +191,9 @@ func dissectIMAP(c *Ctx) Status {
 			*st |= txtTLS
 			c.Flow.Result.Master = ProtoIMAPS
 			return More
-		case *st&(txtGreeted|txtKnown) == 0 && (hasPrefixFold(b, "* ok") || hasPrefixFold(b, "* preauth")):
+		case *st&(txtGreeted|txtKnown) == 0 && (ascii.HasPrefix(b, "* ok") || ascii.HasPrefix(b, "* preauth")):
 			*st |= txtGreeted
-			if hasPort(c, 143) || indexFold(line(b), "imap") >= 0 {
+			if hasPort(c, 143) || ascii.Index(line(b), "imap") >= 0 {
 				return imapKnown(c)
 			}
 			return Continue
@@ -241,7 +243,7 @@ func imapCommand(b []byte) string {
 	rest := b[i+1:]
 	for _, k := range [...]string{"capability", "login", "authenticate", "starttls", "select", "examine",
 		"list", "lsub", "logout", "noop", "id", "namespace", "status", "fetch", "uid", "idle", "enable"} {
-		if hasPrefixFold(rest, k) && (len(rest) == len(k) || rest[len(k)] == ' ' || rest[len(k)] == '\r') {
+		if ascii.HasPrefix(rest, k) && (len(rest) == len(k) || rest[len(k)] == ' ' || rest[len(k)] == '\r') {
 			return k
 		}
 	}
@@ -251,7 +253,7 @@ func imapCommand(b []byte) string {
 // imapTaggedOK reports whether b is a tagged OK ("a1 OK ...").
 func imapTaggedOK(b []byte) bool {
 	i := index(line(b), " ")
-	return i > 0 && b[0] != '*' && hasPrefixFold(b[i+1:], "ok")
+	return i > 0 && b[0] != '*' && ascii.HasPrefix(b[i+1:], "ok")
 }
 
 // dissectFTP: RFC 959. The greeting is "220"; commands are three or four
@@ -296,7 +298,7 @@ func dissectFTP(c *Ctx) Status {
 	}
 	switch cmd {
 	case "auth":
-		if hasPrefixFold(b[5:], "tls") || hasPrefixFold(b[5:], "ssl") {
+		if ascii.HasPrefix(b[5:], "tls") || ascii.HasPrefix(b[5:], "ssl") {
 			*st |= txtStartTLS
 		}
 	case "pass":
@@ -321,7 +323,7 @@ func ftpCommand(b []byte) string {
 	}
 	for _, k := range [...]string{"user", "pass", "auth", "feat", "syst", "pwd", "cwd", "type", "pasv", "epsv",
 		"port", "eprt", "list", "nlst", "retr", "stor", "quit", "opts", "mlsd", "size", "mdtm", "pbsz", "prot", "rest", "noop", "acct"} {
-		if hasPrefixFold(b, k) && (len(b) == len(k) || b[len(k)] == ' ' || b[len(k)] == '\r') {
+		if ascii.HasPrefix(b, k) && (len(b) == len(k) || b[len(k)] == ' ' || b[len(k)] == '\r') {
 			return k
 		}
 	}

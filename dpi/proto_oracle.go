@@ -1,5 +1,7 @@
 package dpi
 
+import "ips/internal/ascii"
+
 // Oracle Net (TNS): an 8-byte header — packet length (the whole packet),
 // packet checksum, type (1 CONNECT, 2 ACCEPT, 4 REFUSE, 5 REDIRECT, 6
 // DATA, ...), a reserved byte and a header checksum. A CONNECT carries a
@@ -9,7 +11,7 @@ func dissectOracle(c *Ctx) Status {
 	if len(b) < 34 || int(be16(b, 0)) != len(b) || b[4] != 1 || b[5] != 0 {
 		return Exclude
 	}
-	if indexFold(b, "(description=") < 0 && !hasPort(c, 1521) {
+	if ascii.Index(b, "(description=") < 0 && !hasPort(c, 1521) {
 		return Exclude
 	}
 	return lanDone(c, ProtoOracle)

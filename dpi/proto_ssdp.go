@@ -1,5 +1,7 @@
 package dpi
 
+import "ips/internal/ascii"
+
 // Simple Service Discovery Protocol (UPnP Device Architecture 2.0 §1):
 // HTTP-like requests over UDP, "M-SEARCH * HTTP/1.1" and
 // "NOTIFY * HTTP/1.1", usually to 239.255.255.250:1900 or ff02::c; unicast
@@ -37,7 +39,7 @@ func headerValue(b []byte, name string) []byte {
 		} else {
 			b = nil
 		}
-		if len(line) > len(name) && line[len(name)] == ':' && hasPrefixFold(line, name) {
+		if len(line) > len(name) && line[len(name)] == ':' && ascii.HasPrefix(line, name) {
 			return trimSpace(line[len(name)+1:])
 		}
 	}

@@ -1,5 +1,7 @@
 package dpi
 
+import "ips/internal/ascii"
+
 // Telnet (RFC 854): option negotiation starts sessions, an IAC byte (255)
 // followed by WILL, WONT, DO or DONT (251..254) and an option code. A
 // packet made only of such commands (and subnegotiations, IAC SB ... IAC
@@ -9,7 +11,7 @@ func dissectTelnet(c *Ctx) Status {
 	b := c.Payload
 	if c.s.lan.telnet != 0 {
 		// Classified: a password prompt answered means clear credentials.
-		if c.Dir == ToClient && indexFold(b, "password") >= 0 {
+		if c.Dir == ToClient && ascii.Index(b, "password") >= 0 {
 			c.s.lan.telnet = 2
 		} else if c.Dir == ToServer && c.s.lan.telnet == 2 {
 			c.AddRisk(RiskClearTextCredentials)

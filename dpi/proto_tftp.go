@@ -1,5 +1,7 @@
 package dpi
 
+import "ips/internal/ascii"
+
 // TFTP (RFC 1350 §5): a read (1) or write (2) request to port 69 carries a
 // NUL-terminated file name and a NUL-terminated mode, "netascii", "octet"
 // or "mail" in any case.
@@ -14,7 +16,7 @@ func dissectTFTP(c *Ctx) Status {
 		return Exclude
 	}
 	mode := rest[i+1:]
-	if !hasPrefixFold(mode, "netascii\x00") && !hasPrefixFold(mode, "octet\x00") && !hasPrefixFold(mode, "mail\x00") {
+	if !ascii.HasPrefix(mode, "netascii\x00") && !ascii.HasPrefix(mode, "octet\x00") && !ascii.HasPrefix(mode, "mail\x00") {
 		return Exclude
 	}
 	return lanDone(c, ProtoTFTP)

@@ -14,6 +14,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"ips/internal/ascii"
 )
 
 // HeaderLen is the size of the fixed message header (RFC 1035 §4.1.1).
@@ -395,7 +397,7 @@ func (m *Message) answer(msg []byte, off int, first bool) (int, error) {
 	if Obsolete(typ) {
 		m.ObsoleteType = true
 	}
-	onChain := equalFold(m.owner.Bytes(), m.chain.Bytes())
+	onChain := ascii.EqualFold(m.owner.Bytes(), m.chain.Bytes())
 	switch {
 	case typ == TypeCNAME && onChain:
 		// The chain moves on to the canonical name (RFC 1034 §3.6.2).
@@ -442,24 +444,4 @@ func plausibleClass(c uint16) bool {
 		return true
 	}
 	return false
-}
-
-// equalFold compares names ASCII case-insensitively (RFC 4343).
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,8 @@ package httpmsg
 import (
 	"bytes"
 	"net/netip"
+
+	"ips/internal/ascii"
 )
 
 // HostName returns the host part of a Host field value or an authority
@@ -54,7 +56,7 @@ func allDigits(b []byte) bool {
 // Authority returns the authority of an absolute-form request-target
 // ("http://example.com:8080/x" → "example.com:8080"; RFC 9112 §3.2.2).
 func Authority(target []byte) []byte {
-	if !hasPrefixFold(target, "http://") {
+	if !ascii.HasPrefix(target, "http://") {
 		return nil
 	}
 	a := target[len("http://"):]
@@ -156,20 +158,20 @@ func CheckUserAgent(ua []byte) UAFlags {
 			f |= UASuspicious
 		}
 	}
-	if hasPrefixFold(ua, "<?") || indexByte(ua, '$') >= 0 {
+	if ascii.HasPrefix(ua, "<?") || indexByte(ua, '$') >= 0 {
 		f |= UASuspicious
 	}
 	if i := index(ua, "://"); i > 0 && ua[i-1] != 'p' && ua[i-1] != 's' {
 		f |= UASuspicious
 	}
 	switch {
-	case hasPrefixFold(ua, "jndi:ldap://"):
+	case ascii.HasPrefix(ua, "jndi:ldap://"):
 		f |= UAExploit
 	case len(ua) < 4, len(ua) > 256, string(ua[:min(4, len(ua))]) == "test",
 		indexByte(ua, '{') >= 0, indexByte(ua, '}') >= 0:
 		f |= UASuspicious
 	}
-	if index(ua, "+http:") >= 0 || index(ua, " http:") >= 0 || containsFold(ua, "crawler") || containsFold(ua, "bot") {
+	if index(ua, "+http:") >= 0 || index(ua, " http:") >= 0 || ascii.Contains(ua, "crawler") || ascii.Contains(ua, "bot") {
 		f |= UACrawler
 	}
 	return f
@@ -195,9 +197,9 @@ func index(b []byte, s string) int { return bytes.Index(b, []byte(s)) }
 func ObsoleteServer(server []byte) bool {
 	var minV [3]int
 	switch {
-	case hasPrefixFold(server, "apache/"):
+	case ascii.HasPrefix(server, "apache/"):
 		server, minV = server[len("apache/"):], [3]int{2, 4, 0}
-	case hasPrefixFold(server, "nginx/"):
+	case ascii.HasPrefix(server, "nginx/"):
 		server, minV = server[len("nginx/"):], [3]int{1, 22, 0}
 	default:
 		return false
@@ -261,22 +263,22 @@ const (
 func Kind(ct []byte) ContentKind {
 	mt := MediaType(ct)
 	switch {
-	case equalFold(mt, "application/x-msdownload"), equalFold(mt, "application/x-dosexec"),
-		equalFold(mt, "application/vnd.microsoft.portable-executable"),
-		equalFold(mt, "application/vnd.ms-cab-compressed"), equalFold(mt, "application/java-vm"),
-		equalFold(mt, "application/x-msdos-program"), equalFold(mt, "application/exe"):
+	case ascii.Equal(mt, "application/x-msdownload"), ascii.Equal(mt, "application/x-dosexec"),
+		ascii.Equal(mt, "application/vnd.microsoft.portable-executable"),
+		ascii.Equal(mt, "application/vnd.ms-cab-compressed"), ascii.Equal(mt, "application/java-vm"),
+		ascii.Equal(mt, "application/x-msdos-program"), ascii.Equal(mt, "application/exe"):
 		return ContentExecutable
-	case equalFold(mt, "application/octet-stream"):
+	case ascii.Equal(mt, "application/octet-stream"):
 		return ContentBinary
-	case equalFold(mt, "application/x-tar"), equalFold(mt, "application/x-zip"),
-		equalFold(mt, "application/zip"), equalFold(mt, "application/x-bzip"),
-		equalFold(mt, "application/x-bzip2"), equalFold(mt, "application/gzip"),
-		equalFold(mt, "application/x-7z-compressed"), equalFold(mt, "application/x-rar-compressed"):
+	case ascii.Equal(mt, "application/x-tar"), ascii.Equal(mt, "application/x-zip"),
+		ascii.Equal(mt, "application/zip"), ascii.Equal(mt, "application/x-bzip"),
+		ascii.Equal(mt, "application/x-bzip2"), ascii.Equal(mt, "application/gzip"),
+		ascii.Equal(mt, "application/x-7z-compressed"), ascii.Equal(mt, "application/x-rar-compressed"):
 		return ContentArchive
-	case hasPrefixFold(mt, "audio/"), hasPrefixFold(mt, "video/"):
+	case ascii.HasPrefix(mt, "audio/"), ascii.HasPrefix(mt, "video/"):
 		return ContentMedia
-	case hasPrefixFold(mt, "text/"), containsFold(mt, "/json"), containsFold(mt, "+json"),
-		equalFold(mt, "application/x-www-form-urlencoded"):
+	case ascii.HasPrefix(mt, "text/"), ascii.Contains(mt, "/json"), ascii.Contains(mt, "+json"),
+		ascii.Equal(mt, "application/x-www-form-urlencoded"):
 		return ContentText
 	}
 	return ContentOther
@@ -311,7 +313,7 @@ func Filename(cd []byte) []byte {
 
 func indexFrom(b []byte, lower string, from int) int {
 	for i := from; i+len(lower) <= len(b); i++ {
-		if equalFold(b[i:i+len(lower)], lower) {
+		if ascii.Equal(b[i:i+len(lower)], lower) {
 			return i
 		}
 	}
@@ -322,7 +324,7 @@ func indexFrom(b []byte, lower string, from int) int {
 // extension.
 func ExecutableName(name []byte) bool {
 	for _, ext := range [...]string{".exe", ".msi", ".cab", ".scr", ".dll", ".bat", ".ps1", ".apk"} {
-		if len(name) >= len(ext) && equalFold(name[len(name)-len(ext):], ext) {
+		if len(name) >= len(ext) && ascii.Equal(name[len(name)-len(ext):], ext) {
 			return true
 		}
 	}
@@ -369,7 +371,7 @@ func TextLooksBinary(body []byte) bool {
 // UUID, …) and that no browser or common library sends.
 func SuspiciousField(name []byte) bool {
 	for _, s := range [...]string{"arch", "cores", "mem", "os", "osname", "osversion", "root", "s", "tls_version", "uuid", "x-hire-me"} {
-		if equalFold(name, s) {
+		if ascii.Equal(name, s) {
 			return true
 		}
 	}
@@ -380,5 +382,5 @@ func SuspiciousField(name []byte) bool {
 // reusable secret: Basic (RFC 7617, the password in base64) or Digest
 // (RFC 7616, replayable against weak servers).
 func CredentialScheme(v []byte) bool {
-	return hasPrefixFold(v, "basic") || hasPrefixFold(v, "digest")
+	return ascii.HasPrefix(v, "basic") || ascii.HasPrefix(v, "digest")
 }

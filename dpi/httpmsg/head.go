@@ -11,6 +11,8 @@ package httpmsg
 import (
 	"bytes"
 	"strings"
+
+	"ips/internal/ascii"
 )
 
 // Status says how far a head could be read.
@@ -82,7 +84,7 @@ func ParseRequest(b []byte, h *Head) Status {
 	// The version must be HTTP's, though not necessarily well formed:
 	// broken clients exist, and the name alone tells HTTP from RTSP or
 	// SIP, which share its methods.
-	if len(t) == 0 || !hasPrefixFold(v, "http/") || len(skipBlanks(r)) != 0 {
+	if len(t) == 0 || !ascii.HasPrefix(v, "http/") || len(skipBlanks(r)) != 0 {
 		return Invalid
 	}
 	h.Version, h.LineComplete = v, true
@@ -150,35 +152,35 @@ func (h *Head) field(line []byte) {
 		return
 	}
 	switch {
-	case equalFold(name, "host"):
+	case ascii.Equal(name, "host"):
 		if h.Host == nil {
 			h.Host = value
 		}
-	case equalFold(name, "user-agent"):
+	case ascii.Equal(name, "user-agent"):
 		if !h.HasUserAgent {
 			h.UserAgent, h.HasUserAgent = value, true
 		}
-	case equalFold(name, "content-type"):
+	case ascii.Equal(name, "content-type"):
 		if h.ContentType == nil {
 			h.ContentType = value
 		}
-	case equalFold(name, "authorization"), equalFold(name, "proxy-authorization"):
+	case ascii.Equal(name, "authorization"), ascii.Equal(name, "proxy-authorization"):
 		if h.Authorization == nil {
 			h.Authorization = value
 		}
-	case equalFold(name, "server"):
+	case ascii.Equal(name, "server"):
 		if h.Server == nil {
 			h.Server = value
 		}
-	case equalFold(name, "content-disposition"):
+	case ascii.Equal(name, "content-disposition"):
 		if h.ContentDisposition == nil {
 			h.ContentDisposition = value
 		}
-	case equalFold(name, "referer"):
+	case ascii.Equal(name, "referer"):
 		if h.Referer == nil {
 			h.Referer = value
 		}
-	case equalFold(name, "soapaction"):
+	case ascii.Equal(name, "soapaction"):
 		h.SOAPAction = true
 	}
 }
@@ -261,7 +263,7 @@ func trimBlanks(b []byte) []byte {
 // isVersion matches HTTP-version for HTTP/1.x: "HTTP/" DIGIT "." DIGIT
 // (RFC 9112 §2.3); the name is case-sensitive but peers are lax about it.
 func isVersion(v []byte) bool {
-	return len(v) == 8 && equalFold(v[:5], "http/") && v[5] == '1' && v[6] == '.' && isDigit(v[7])
+	return len(v) == 8 && ascii.Equal(v[:5], "http/") && v[5] == '1' && v[6] == '.' && isDigit(v[7])
 }
 
 // isToken checks the method's characters (RFC 9110 §5.6.2).
@@ -272,51 +274,6 @@ func isToken(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// EqualFold compares b with a lower-case ASCII string, ignoring case.
-func EqualFold(b []byte, lower string) bool { return equalFold(b, lower) }
-
-// HasPrefixFold reports whether b starts with the lower-case prefix,
-// ignoring case.
-func HasPrefixFold(b []byte, lower string) bool { return hasPrefixFold(b, lower) }
-
-// ContainsFold reports whether b contains the lower-case needle, ignoring
-// case.
-func ContainsFold(b []byte, lower string) bool { return containsFold(b, lower) }
-
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// hasPrefixFold reports whether b starts with the lower-case prefix,
-// ignoring case.
-func hasPrefixFold(b []byte, lower string) bool {
-	return len(b) >= len(lower) && equalFold(b[:len(lower)], lower)
-}
-
-// containsFold reports whether b contains the lower-case needle, ignoring
-// case.
-func containsFold(b []byte, lower string) bool {
-	n := len(lower)
-	for i := 0; i+n <= len(b); i++ {
-		if equalFold(b[i:i+n], lower) {
-			return true
-		}
-	}
-	return false
 }
 
 // Methods a client starts a request with: RFC 9110 §9, PATCH (RFC 5789),
@@ -350,7 +307,7 @@ func MethodPrefix(b []byte) (known, partial bool) {
 func ResponsePrefix(b []byte) (yes, partial bool) {
 	const p = "HTTP/1."
 	if len(b) >= len(p) {
-		return equalFold(b[:len(p)], "http/1."), false
+		return ascii.Equal(b[:len(p)], "http/1."), false
 	}
-	return false, equalFold(b, "http/1."[:len(b)])
+	return false, ascii.Equal(b, "http/1."[:len(b)])
 }

@@ -1,5 +1,7 @@
 package httpmsg
 
+import "ips/internal/ascii"
+
 // Threat is a finding of CheckTarget: what a request-target tries to do
 // to the server behind it.
 type Threat uint8
@@ -41,10 +43,10 @@ func CheckTarget(target []byte) Threat {
 	if i := indexByte(target, '?'); i >= 0 {
 		path, query, hasQuery = target[:i], target[i+1:], true
 	}
-	if len(path) >= 2 && path[0] == '/' && path[1] == '.' && !hasPrefixFold(path, "/.well-known/") {
+	if len(path) >= 2 && path[0] == '/' && path[1] == '.' && !ascii.HasPrefix(path, "/.well-known/") {
 		t |= ThreatDotFile
 	}
-	if hasQuery && equalFold(path, "/shell") {
+	if hasQuery && ascii.Equal(path, "/shell") {
 		t |= ThreatRCE // a web shell's command endpoint
 	}
 	var buf [maxValue]byte
@@ -152,7 +154,7 @@ func traversal(v []byte) bool {
 // xss looks for markup that executes script.
 func xss(v []byte) bool {
 	s := skipSpace(v)
-	if hasPrefixFold(s, "javascript:") || hasPrefixFold(s, "vbscript:") {
+	if ascii.HasPrefix(s, "javascript:") || ascii.HasPrefix(s, "vbscript:") {
 		return true
 	}
 	for i := 0; i < len(v); i++ {
@@ -193,8 +195,8 @@ func xssTag(v []byte) bool {
 		if (c == ' ' || c == '\t' || c == '\n' || c == '/' || c == '"' || c == '\'') && eventHandler(v[i+1:]) {
 			return true
 		}
-		if c == 'j' && hasPrefixFold(v[i:], "javascript:") || c == 'v' && hasPrefixFold(v[i:], "vbscript:") ||
-			c == 'e' && hasPrefixFold(v[i:], "expression(") || c == 'd' && hasPrefixFold(v[i:], "data:text/html") {
+		if c == 'j' && ascii.HasPrefix(v[i:], "javascript:") || c == 'v' && ascii.HasPrefix(v[i:], "vbscript:") ||
+			c == 'e' && ascii.HasPrefix(v[i:], "expression(") || c == 'd' && ascii.HasPrefix(v[i:], "data:text/html") {
 			return true
 		}
 	}
@@ -404,7 +406,7 @@ func rce(v []byte) bool {
 // with its directory, followed by the end of the word.
 func shellCommand(v []byte) bool {
 	for _, dir := range [...]string{"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"} {
-		if hasPrefixFold(v, dir) {
+		if ascii.HasPrefix(v, dir) {
 			v = v[len(dir):]
 			break
 		}

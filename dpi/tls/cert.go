@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"net/netip"
+
+	"ips/internal/ascii"
 )
 
 // LeafCertificate returns the DER of the first certificate of a Certificate
@@ -449,12 +451,12 @@ func (c *Certificate) MatchesHost(host []byte) bool {
 			v := n.Value
 			if len(v) > 2 && v[0] == '*' && v[1] == '.' {
 				suffix := v[1:]
-				if len(host) > len(suffix) && equalFold(host[len(host)-len(suffix):], suffix) {
+				if len(host) > len(suffix) && ascii.EqualFold(host[len(host)-len(suffix):], suffix) {
 					return true
 				}
 				continue
 			}
-			if equalFold(v, host) {
+			if ascii.EqualFold(v, host) {
 				return true
 			}
 		case NameIP:
@@ -488,23 +490,4 @@ func hostAddr(host []byte) (netip.Addr, bool) {
 	}
 	a, err := netip.ParseAddr(string(host))
 	return a, err == nil
-}
-
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
