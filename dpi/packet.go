@@ -402,17 +402,9 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 	p.Payload = b
 	switch p.Proto {
 	case IPProtoTCP:
-		if len(b) < 20 {
-			p.Flags |= FlagMalformed
-			if len(b) >= 4 {
-				p.SrcPort = binary.BigEndian.Uint16(b)
-				p.DstPort = binary.BigEndian.Uint16(b[2:])
-			}
-			p.Payload = nil
+		if !p.ports(b, 20) {
 			return nil
 		}
-		p.SrcPort = binary.BigEndian.Uint16(b)
-		p.DstPort = binary.BigEndian.Uint16(b[2:])
 		p.Seq = binary.BigEndian.Uint32(b[4:])
 		p.Ack = binary.BigEndian.Uint32(b[8:])
 		p.TCPFlags = b[13]
@@ -424,17 +416,9 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		}
 		p.Payload = b[off:]
 	case IPProtoUDP:
-		if len(b) < 8 {
-			p.Flags |= FlagMalformed
-			if len(b) >= 4 {
-				p.SrcPort = binary.BigEndian.Uint16(b)
-				p.DstPort = binary.BigEndian.Uint16(b[2:])
-			}
-			p.Payload = nil
+		if !p.ports(b, 8) {
 			return nil
 		}
-		p.SrcPort = binary.BigEndian.Uint16(b)
-		p.DstPort = binary.BigEndian.Uint16(b[2:])
 		ul := int(binary.BigEndian.Uint16(b[4:]))
 		switch {
 		case ul >= 8 && ul <= len(b):
@@ -474,6 +458,22 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		}
 	}
 	return nil
+}
+
+// ports reads the two ports at the start of a transport header of at
+// least hdr bytes. A shorter header is malformed: its ports still name the
+// flow when they were captured, but it carries no payload.
+func (p *Packet) ports(b []byte, hdr int) bool {
+	if len(b) >= 4 {
+		p.SrcPort = binary.BigEndian.Uint16(b)
+		p.DstPort = binary.BigEndian.Uint16(b[2:])
+	}
+	if len(b) < hdr {
+		p.Flags |= FlagMalformed
+		p.Payload = nil
+		return false
+	}
+	return true
 }
 
 // tunnel decodes the inner packet; when the inner packet is unusable, the
