@@ -125,6 +125,25 @@ func (h *ClientHello) parseExtensions(b []byte) error {
 	return nil
 }
 
+// fill16 appends the big-endian 16-bit values of l to dst[:n], dropping
+// GREASE values when asked, and returns the new count; values beyond the
+// array's room mark the hello truncated.
+func (h *ClientHello) fill16(dst []uint16, n int, l []byte, skipGREASE bool) int {
+	for i := 0; i+1 < len(l); i += 2 {
+		v := uint16(l[i])<<8 | uint16(l[i+1])
+		if skipGREASE && IsGREASE(v) {
+			continue
+		}
+		if n == len(dst) {
+			h.Truncated = true
+			break
+		}
+		dst[n] = v
+		n++
+	}
+	return n
+}
+
 func (h *ClientHello) addExtension(typ uint16) {
 	if IsGREASE(typ) {
 		h.GREASE = true
@@ -153,19 +172,7 @@ func (h *ClientHello) extension(typ uint16, data []byte) {
 			}
 		}
 	case ExtSupportedGroups: // RFC 8446 §4.2.7
-		l := c.vec16()
-		for i := 0; i+1 < len(l); i += 2 {
-			v := uint16(l[i])<<8 | uint16(l[i+1])
-			if IsGREASE(v) {
-				continue
-			}
-			if h.NumGroups == MaxGroups {
-				h.Truncated = true
-				break
-			}
-			h.Groups[h.NumGroups] = v
-			h.NumGroups++
-		}
+		h.NumGroups = h.fill16(h.Groups[:], h.NumGroups, c.vec16(), true)
 	case ExtECPointFormats: // RFC 8422 §5.1.2
 		for _, f := range c.vec8() {
 			if h.NumPointFormats == MaxPointFmts {
@@ -176,33 +183,14 @@ func (h *ClientHello) extension(typ uint16, data []byte) {
 			h.NumPointFormats++
 		}
 	case ExtSignatureAlgorithms: // RFC 8446 §4.2.3
-		l := c.vec16()
-		for i := 0; i+1 < len(l); i += 2 {
-			if h.NumSigAlgs == MaxSigAlgs {
-				h.Truncated = true
-				break
-			}
-			h.SigAlgs[h.NumSigAlgs] = uint16(l[i])<<8 | uint16(l[i+1])
-			h.NumSigAlgs++
-		}
+		// Signature algorithms keep GREASE values: JA4 hashes them in order.
+		h.NumSigAlgs = h.fill16(h.SigAlgs[:], h.NumSigAlgs, c.vec16(), false)
 	case ExtALPN: // RFC 7301 §3.1
 		if l := c.vec16(); !c.bad {
 			h.ALPN, h.HasALPN = l, true
 		}
 	case ExtSupportedVersions: // RFC 8446 §4.2.1
-		l := c.vec8()
-		for i := 0; i+1 < len(l); i += 2 {
-			v := uint16(l[i])<<8 | uint16(l[i+1])
-			if IsGREASE(v) {
-				continue
-			}
-			if h.NumVersions == MaxVersions {
-				h.Truncated = true
-				break
-			}
-			h.Versions[h.NumVersions] = v
-			h.NumVersions++
-		}
+		h.NumVersions = h.fill16(h.Versions[:], h.NumVersions, c.vec8(), true)
 	case ExtPadding:
 		h.PaddingLen = len(data)
 	case ExtEncryptThenMAC:
