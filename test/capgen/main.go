@@ -250,33 +250,23 @@ func serveDNS(addr string) error {
 }
 
 func serveDNSTCP(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
+	return serveTCP(addr, func(c net.Conn) {
+		defer c.Close()
+		var l [2]byte
+		if _, err := io.ReadFull(c, l[:]); err != nil {
+			return
 		}
-		go func() {
-			defer c.Close()
-			var l [2]byte
-			if _, err := io.ReadFull(c, l[:]); err != nil {
-				return
-			}
-			req := make([]byte, binary.BigEndian.Uint16(l[:]))
-			if _, err := io.ReadFull(c, req); err != nil {
-				return
-			}
-			out, err := dnsAnswer(req, self)
-			if err != nil {
-				return
-			}
-			c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(out))))
-			c.Write(out)
-		}()
-	}
+		req := make([]byte, binary.BigEndian.Uint16(l[:]))
+		if _, err := io.ReadFull(c, req); err != nil {
+			return
+		}
+		out, err := dnsAnswer(req, self)
+		if err != nil {
+			return
+		}
+		c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(out))))
+		c.Write(out)
+	})
 }
 
 func dnsQuery(addr, network, name string) error {
@@ -343,8 +333,8 @@ func quicGet(addr, sni string) error {
 	return err
 }
 
-// serveLines answers every connection with a greeting, then echoes one line.
-func serveLines(addr, greeting string) error {
+// serveTCP runs handle on its own goroutine for every connection to addr.
+func serveTCP(addr string, handle func(c net.Conn)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -354,14 +344,19 @@ func serveLines(addr, greeting string) error {
 		if err != nil {
 			return err
 		}
-		go func() {
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			io.WriteString(c, greeting)
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			io.WriteString(c, line)
-		}()
+		go handle(c)
 	}
+}
+
+// serveLines answers every connection with a greeting, then echoes one line.
+func serveLines(addr, greeting string) error {
+	return serveTCP(addr, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, greeting)
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, line)
+	})
 }
 
 func lineExchange(addr, line string) error {
@@ -390,26 +385,16 @@ func btHandshakeMsg(peer string) []byte {
 }
 
 func serveBitTorrent(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
+	return serveTCP(addr, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 68)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
 		}
-		go func() {
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			buf := make([]byte, 68)
-			if _, err := io.ReadFull(c, buf); err != nil {
-				return
-			}
-			c.Write(btHandshakeMsg("-SV0001-"))
-			io.Copy(io.Discard, c)
-		}()
-	}
+		c.Write(btHandshakeMsg("-SV0001-"))
+		io.Copy(io.Discard, c)
+	})
 }
 
 func btHandshake(addr string) error {
