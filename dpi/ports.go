@@ -53,15 +53,15 @@ type portKey struct {
 	port uint16
 }
 
-// guessPorts maps (l4, port) to the protocol whose default port it is.
-// The first protocol listed for a port wins.
-var guessPorts = func() map[portKey]ProtoID {
-	m := make(map[portKey]ProtoID)
+// eachDefaultPort calls fn for every (protocol, transport, port) in
+// defaultPorts, in list order. A wrong name or port is a defect of the
+// table, caught by any test.
+func eachDefaultPort(fn func(id ProtoID, k portKey)) {
 	for _, line := range defaultPorts {
 		fields := strings.Fields(line)
 		id, ok := ProtoByName(fields[0])
 		if !ok {
-			panic("dpi: defaultPorts names unknown protocol " + fields[0]) // any test catches it
+			panic("dpi: defaultPorts names unknown protocol " + fields[0])
 		}
 		for _, f := range fields[1:] {
 			l4 := uint8(IPProtoTCP)
@@ -71,12 +71,10 @@ var guessPorts = func() map[portKey]ProtoID {
 			for _, pr := range strings.Split(f[2:], ",") {
 				lo, hi, err := parsePortRange(pr)
 				if err != nil {
-					panic("defaultPorts: " + line)
+					panic("dpi: defaultPorts: " + line)
 				}
 				for p := lo; ; p++ {
-					if _, dup := m[portKey{l4, p}]; !dup {
-						m[portKey{l4, p}] = id
-					}
+					fn(id, portKey{l4, p})
 					if p == hi {
 						break
 					}
@@ -84,6 +82,17 @@ var guessPorts = func() map[portKey]ProtoID {
 			}
 		}
 	}
+}
+
+// guessPorts maps (l4, port) to the protocol whose default port it is.
+// The first protocol listed for a port wins.
+var guessPorts = func() map[portKey]ProtoID {
+	m := make(map[portKey]ProtoID)
+	eachDefaultPort(func(id ProtoID, k portKey) {
+		if _, dup := m[k]; !dup {
+			m[k] = id
+		}
+	})
 	return m
 }()
 
@@ -91,28 +100,7 @@ var guessPorts = func() map[portKey]ProtoID {
 // guessPorts, with every protocol that claims a port).
 var protoPorts = func() map[ProtoID][]portKey {
 	m := make(map[ProtoID][]portKey)
-	for _, line := range defaultPorts {
-		fields := strings.Fields(line)
-		id, ok := ProtoByName(fields[0])
-		if !ok {
-			continue
-		}
-		for _, f := range fields[1:] {
-			l4 := uint8(IPProtoTCP)
-			if f[0] == 'u' {
-				l4 = IPProtoUDP
-			}
-			for _, pr := range strings.Split(f[2:], ",") {
-				lo, hi, _ := parsePortRange(pr)
-				for p := lo; ; p++ {
-					m[id] = append(m[id], portKey{l4, p})
-					if p == hi {
-						break
-					}
-				}
-			}
-		}
-	}
+	eachDefaultPort(func(id ProtoID, k portKey) { m[id] = append(m[id], k) })
 	return m
 }()
 
