@@ -294,6 +294,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogFormat, k.level, stderr)
 	r := &runner{cfg: cfg, k: k, log: log}
+	// Catch the signals before anything is set up: a SIGTERM that arrives
+	// while starting (or just after "ips running") must stop ips the
+	// fail mode's way, not kill it with the table half-managed.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	if err := r.start(); err != nil {
 		r.shutdown()
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -301,7 +307,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	return r.wait()
+	return r.wait(sig)
 }
 
 // runner is the running daemon's wiring.
@@ -371,9 +377,7 @@ func (r *runner) claimControl() error {
 	return nil
 }
 
-func (r *runner) wait() int {
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+func (r *runner) wait(sig chan os.Signal) int {
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			r.log.Info("SIGHUP: reloading the policy")
@@ -383,7 +387,6 @@ func (r *runner) wait() int {
 		r.log.Info("stopping", "signal", s.String(), "fail", r.k.fail.String())
 		break
 	}
-	signal.Stop(sig)
 	if err := r.shutdown(); err != nil {
 		r.log.Error("stop", "err", err)
 		return 1
