@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/nftables"
 
+	"golang.org/x/sys/unix"
+
 	"ips/verdict"
 )
 
@@ -37,7 +39,6 @@ type Config struct {
 	CopyRange uint32 // bytes of each packet copied to us, default 0xffff
 	Batch     int    // datagrams per receive, default 32
 	NoGSO     bool   // ask the kernel to segment GSO packets before queueing
-
 	// ClassID maps a shaper class to the skb priority HTB reads; default
 	// DefaultClassID (1:class).
 	ClassID func(class uint16) uint32
@@ -106,6 +107,7 @@ type Daemon struct {
 	ct     *Conntrack
 	links  *linkReader
 	proc   *os.File
+	stamps int // the socket that keeps receive timestamps on; -1: none
 	queues []*queue
 	sides  atomic.Pointer[sideTable]
 	log    *slog.Logger
@@ -127,7 +129,7 @@ func Start(cfg Config) (*Daemon, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Log, stopHK: make(chan struct{}), hkDone: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: cfg.Log, stamps: -1, stopHK: make(chan struct{}), hkDone: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -166,6 +168,9 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.proc, _ = os.Open("/proc/thread-self/net/netfilter/nfnetlink_queue")
+	if d.stamps, err = enableArrivalStamps(); err != nil {
+		d.log.Warn("no arrival timestamps: the queue wait histogram stays empty", "err", err)
+	}
 
 	// Queues first, so that the rules we install find a listener.
 	opt := queueOptions{copyRange: cfg.CopyRange, maxLen: cfg.MaxQueueLen, rcvBuf: cfg.RcvBuf,
@@ -365,6 +370,10 @@ func (d *Daemon) Stop() error {
 }
 
 func (d *Daemon) closeAll() {
+	if d.stamps >= 0 {
+		unix.Close(d.stamps)
+		d.stamps = -1
+	}
 	for _, q := range d.queues {
 		q.sock.close()
 	}
@@ -485,4 +494,24 @@ func InstallRules(cfg Config) (remove func() error, err error) {
 		_, err := removeTable(conn)
 		return err
 	}, nil
+}
+
+// enableArrivalStamps opens a socket that asks for receive timestamps and
+// never receives anything. While one such socket exists the kernel stamps
+// every packet when it arrives (one clock read, system-wide) and hands the
+// stamp to the queue (NFQA_TIMESTAMP), which lets the workers measure the
+// whole latency they add, queue wait included. The caller closes the fd.
+func enableArrivalStamps() (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("timestamp socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+	}
+	return fd, nil
 }

@@ -36,6 +36,14 @@
 // (queue_dropped: queue full; queue_user_dropped: socket full) are read
 // from /proc/net/netfilter/nfnetlink_queue into QueueStats.Kernel.
 //
+// Two latency histograms: Latency, from a batch's receive to its verdicts
+// written (our share), and Wait, from each packet's arrival on the gateway
+// to its verdict (the whole delay the queue adds, waiting in the kernel
+// queue included). Wait needs the packet's receive timestamp: the daemon
+// holds one socket with SO_TIMESTAMPNS, which makes the kernel stamp every
+// packet on receive (one clock read per packet, system-wide) and hand the
+// stamp over as NFQA_TIMESTAMP.
+//
 // # Verdicts and the decision in conntrack
 //
 // An undecided packet gets NF_ACCEPT without a mark: the flow stays

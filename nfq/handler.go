@@ -44,6 +44,9 @@ type handler struct {
 
 	l local
 	c *counters
+	// arrivals are the batch's packets' receive timestamps, for the
+	// arrival-to-verdict histogram.
+	arrivals []int64
 
 	lastPanicLog time.Time
 }
@@ -52,6 +55,7 @@ func newHandler(queue uint16, dec verdict.Decider, layout verdict.MarkLayout, fa
 	sides *atomic.Pointer[sideTable], c *counters, log *slog.Logger) *handler {
 	h := &handler{queue: queue, dec: dec, layout: layout, fail: fail, sides: sides, c: c, log: log}
 	h.out.b = make([]byte, 0, 64*48)
+	h.arrivals = make([]int64, 0, 1024)
 	return h
 }
 
@@ -60,6 +64,7 @@ func (h *handler) begin(now int64) {
 	h.out.reset()
 	h.hasAcc = false
 	h.now = now
+	h.arrivals = h.arrivals[:0]
 	if h.sides != nil {
 		h.side = h.sides.Load()
 	}
@@ -97,6 +102,9 @@ func (h *handler) packet(body []byte) {
 		return
 	}
 	h.l.packets++
+	if m.Arrival != 0 && len(h.arrivals) < cap(h.arrivals) {
+		h.arrivals = append(h.arrivals, m.Arrival)
+	}
 	if m.CapLen != 0 {
 		h.l.truncated++
 	}
@@ -182,7 +190,12 @@ func (h *handler) finish() []byte {
 }
 
 // flush adds the batch's counts, with the batch's time in user space.
-func (h *handler) flush(batchNanos int64) { h.c.add(&h.l, batchNanos) }
+// flush adds the batch's counts; verdictAt is when its verdicts were
+// written (Unix nanoseconds).
+func (h *handler) flush(batchNanos, verdictAt int64) {
+	h.c.add(&h.l, batchNanos)
+	h.c.addWaits(h.arrivals, verdictAt)
+}
 
 // sideTable maps interface indexes to the side of the gateway they face.
 // It is rebuilt when interfaces change and swapped atomically.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"ips/verdict"
 )
@@ -35,6 +36,10 @@ func kernelPacket(queue uint16, id, mark, physIn, physOut uint32, payload []byte
 	be.PutUint16(hw[0:2], 6)
 	copy(hw[4:], []byte{2, 0, 0, 0, 0, 1})
 	m.attr(nfqaHWAddr, hw)
+	ts := make([]byte, 16)
+	be.PutUint64(ts[0:8], uint64(testArrival/1e9))
+	be.PutUint64(ts[8:16], uint64(testArrival%1e9/1e3))
+	m.attr(nfqaTimestamp, ts)
 	m.attr(nfqaPayload, payload)
 	m.end()
 	return m.b
@@ -156,7 +161,7 @@ func TestHandlerVerdicts(t *testing.T) {
 	if dec.last.Mark != 0xff000001 || !dec.last.HasHWAddr || dec.last.HWAddr != [6]byte{2, 0, 0, 0, 0, 1} || dec.last.Time != 1 {
 		t.Errorf("packet metadata %+v", dec.last)
 	}
-	h.flush(1000)
+	h.flush(1000, 0)
 	s := h.c.snapshot(7)
 	if s.Packets != 5 || s.Undecided != 3 || s.DecidedBy(verdict.Drop) != 1 || s.DecidedBy(verdict.Pass) != 1 {
 		t.Errorf("stats %+v", s)
@@ -182,7 +187,7 @@ func TestHandlerFailModeOnPanic(t *testing.T) {
 				t.Errorf("fail-closed: %+v", got)
 			}
 		}
-		h.flush(1)
+		h.flush(1, 0)
 		if s := h.c.snapshot(7); s.Panics != 1 || s.FailVerdicts != 1 {
 			t.Errorf("%v: stats %+v", fail, s)
 		}
@@ -223,13 +228,43 @@ func TestHandlerCountsVerdictErrors(t *testing.T) {
 	if len(h.finish()) != 0 {
 		t.Error("verdict written for an error message")
 	}
-	h.flush(1)
+	h.flush(1, 0)
 	if s := h.c.snapshot(7); s.VerdictErrors != 1 || s.Packets != 0 {
 		t.Errorf("stats %+v", s)
 	}
 }
 
 // The fast path allocates nothing per packet once warmed up.
+// testArrival is the receive timestamp kernelPacket gives its packets.
+const testArrival = int64(1_700_000_000_000_250_000)
+
+// The arrival-to-verdict histogram counts each packet's wait from its
+// kernel timestamp; implausible stamps are left out.
+func TestHandlerArrivalWait(t *testing.T) {
+	h := newTestHandler(t, &scripted{}, verdict.FailOpen)
+	pl := udp4(client, server)
+	h.begin(testArrival + 50_000)
+	for i := 0; i < 3; i++ {
+		h.datagram(kernelPacket(7, uint32(i+1), 0, 0, 0, pl))
+	}
+	_ = h.finish()
+	h.flush(1000, testArrival+120_000) // 120 µs after arrival
+	h.begin(testArrival)
+	h.datagram(kernelPacket(7, 4, 0, 0, 0, pl))
+	_ = h.finish()
+	h.flush(1000, testArrival-1) // verdict "before" arrival: a clock step
+	w := h.c.snapshot(7).Wait
+	want := bucket(120 * time.Microsecond)
+	for i, n := range w.Counts {
+		if (i == want && n != 3) || (i != want && n != 0) {
+			t.Fatalf("wait histogram %v, want 3 packets in bucket %d (≤ %v)", w.Counts, want, LatencyBounds[want])
+		}
+	}
+	if w.Sum != 3*120*time.Microsecond {
+		t.Errorf("wait sum %v, want 360µs", w.Sum)
+	}
+}
+
 func TestHandlerAllocs(t *testing.T) {
 	dec := &scripted{answers: []verdict.Decision{{}, {}, {Action: verdict.Pass, Final: true}}}
 	h := newTestHandler(t, dec, verdict.FailOpen)
@@ -245,7 +280,7 @@ func TestHandlerAllocs(t *testing.T) {
 			h.datagram(d)
 		}
 		_ = h.finish()
-		h.flush(1000)
+		h.flush(1000, 0)
 	}
 	batch()
 	if n := testing.AllocsPerRun(100, batch); n != 0 {
@@ -269,7 +304,7 @@ func BenchmarkHandler(b *testing.B) {
 			h.datagram(d)
 		}
 		_ = h.finish()
-		h.flush(1000)
+		h.flush(1000, 0)
 	}
 }
 

@@ -20,6 +20,10 @@ type packetMsg struct {
 	// (NFQA_CAP_LEN is only sent then), else 0.
 	CapLen  uint32
 	SkbInfo uint32 // NFQA_SKB_* flags (GSO, checksum not ready)
+	// Arrival is the packet's receive timestamp (NFQA_TIMESTAMP), Unix
+	// nanoseconds, or 0: the kernel sends it once some socket has asked
+	// for receive timestamps (see enableArrivalStamps).
+	Arrival int64
 }
 
 // parsePacket reads an NFQNL_MSG_PACKET body (after the nlmsghdr) in
@@ -80,6 +84,14 @@ func parsePacket(body []byte, p *packetMsg) error {
 		case nfqaSkbInfo:
 			if len(d) >= 4 {
 				p.SkbInfo = be.Uint32(d)
+			}
+		case nfqaTimestamp:
+			// struct nfqnl_msg_packet_timestamp { __aligned_be64 sec; __aligned_be64 usec; }
+			if len(d) >= 16 {
+				sec, usec := be.Uint64(d[0:8]), be.Uint64(d[8:16])
+				if sec < 1<<33 && usec < 1e6 {
+					p.Arrival = int64(sec)*1e9 + int64(usec)*1e3
+				}
 			}
 		}
 	}

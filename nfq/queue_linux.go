@@ -224,7 +224,8 @@ func (q *queue) handleBatch(n int) {
 			q.c.sendErrors.Add(1)
 		}
 	}
-	q.h.flush(int64(time.Since(t0)))
+	now := time.Now()
+	q.h.flush(int64(now.Sub(t0)), now.UnixNano())
 }
 
 func (q *queue) logRecvError(err error) {

@@ -39,6 +39,12 @@ type QueueStats struct {
 	// Latency is the time a batch spent in user space, from the receive
 	// returning to the verdicts being written, counted once per packet.
 	Latency Histogram
+	// Wait is the latency the queue adds to each packet: from its
+	// arrival on the gateway (the kernel's receive timestamp) to its
+	// verdict. It includes the time the packet waited in the kernel
+	// queue for the worker, which Latency does not see. Empty when the
+	// kernel gives no timestamps.
+	Wait Histogram
 
 	// From /proc/net/netfilter/nfnetlink_queue, when readable.
 	Kernel ProcQueue
@@ -47,7 +53,8 @@ type QueueStats struct {
 // LatencyBounds are the upper bounds of the latency histogram buckets.
 var LatencyBounds = [...]time.Duration{
 	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
-	100 * time.Microsecond, 150 * time.Microsecond, 200 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	75 * time.Microsecond, 100 * time.Microsecond, 125 * time.Microsecond, 150 * time.Microsecond, 175 * time.Microsecond,
+	200 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
 	10 * time.Millisecond, 100 * time.Millisecond,
 }
@@ -69,6 +76,29 @@ type counters struct {
 	revisions, foreign                              atomic.Uint64
 	latency                                         [len(LatencyBounds) + 1]atomic.Uint64
 	latencySum                                      atomic.Int64
+	wait                                            [len(LatencyBounds) + 1]atomic.Uint64
+	waitSum                                         atomic.Int64
+}
+
+// addWaits counts each arrival's wait until verdictAt. Stamps from the
+// future or over a minute old are clock steps, not waits: skipped.
+func (c *counters) addWaits(arrivals []int64, verdictAt int64) {
+	for _, a := range arrivals {
+		w := verdictAt - a
+		if w < 0 || w > int64(time.Minute) {
+			continue
+		}
+		c.wait[bucket(time.Duration(w))].Add(1)
+		c.waitSum.Add(w)
+	}
+}
+
+func bucket(d time.Duration) int {
+	i := 0
+	for i < len(LatencyBounds) && d > LatencyBounds[i] {
+		i++
+	}
+	return i
 }
 
 // local is a batch's worth of counts, added to counters once.
@@ -99,11 +129,7 @@ func (c *counters) add(l *local, batchNanos int64) {
 		}
 	}
 	if l.packets != 0 {
-		i := 0
-		for i < len(LatencyBounds) && time.Duration(batchNanos) > LatencyBounds[i] {
-			i++
-		}
-		c.latency[i].Add(l.packets)
+		c.latency[bucket(time.Duration(batchNanos))].Add(l.packets)
 		c.latencySum.Add(batchNanos * int64(l.packets))
 	}
 	*l = local{}
@@ -124,6 +150,10 @@ func (c *counters) snapshot(q uint16) QueueStats {
 		s.Latency.Counts[i] = c.latency[i].Load()
 	}
 	s.Latency.Sum = time.Duration(c.latencySum.Load())
+	for i := range c.wait {
+		s.Wait.Counts[i] = c.wait[i].Load()
+	}
+	s.Wait.Sum = time.Duration(c.waitSum.Load())
 	return s
 }
 

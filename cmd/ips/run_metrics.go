@@ -33,7 +33,7 @@ type collector struct {
 	run *runStats
 
 	packets, verdicts, enobufs, kdropped, udropped, waiting, errs, panics, latency,
-	rules, reloads, revised, marks, events, repairs *prometheus.Desc
+	wait, rules, reloads, revised, marks, events, repairs *prometheus.Desc
 }
 
 func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
@@ -48,6 +48,7 @@ func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
 		errs:     prometheus.NewDesc("ips_queue_errors_total", "Receive, send and verdict errors (none is fatal).", []string{"queue", "kind"}, nil),
 		panics:   prometheus.NewDesc("ips_decider_panics_total", "Decider panics (each packet got the fail-mode verdict).", q, nil),
 		latency:  prometheus.NewDesc("ips_queue_batch_latency_seconds", "Time a packet's batch spent in user space, from receive to verdict.", q, nil),
+		wait:     prometheus.NewDesc("ips_queue_added_latency_seconds", "Latency the queue added to a packet: from its arrival on the gateway (kernel receive timestamp) to its verdict, queue wait included.", q, nil),
 		rules:    prometheus.NewDesc("ips_rule_packets_total", "Packets matched by our nftables rules, by rule tag.", []string{"rule"}, nil),
 		reloads:  prometheus.NewDesc("ips_reloads_total", "Policy reloads.", []string{"result"}, nil),
 		revised:  prometheus.NewDesc("ips_reload_flows_changed_total", "Decided flows whose decision changed on reload.", nil, nil),
@@ -59,7 +60,7 @@ func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.verdicts, c.enobufs, c.kdropped, c.udropped, c.waiting,
-		c.errs, c.panics, c.latency, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs} {
+		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs} {
 		ch <- d
 	}
 }
@@ -88,14 +89,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.errs, s.VerdictErrors, q, "verdict")
 		counter(c.errs, s.Malformed, q, "malformed")
 		counter(c.panics, s.Panics, q)
-		buckets := map[float64]uint64{}
-		var cum uint64
-		for i, b := range nfq.LatencyBounds {
-			cum += s.Latency.Counts[i]
-			buckets[b.Seconds()] = cum
-		}
-		cum += s.Latency.Counts[len(nfq.LatencyBounds)]
-		ch <- prometheus.MustNewConstHistogram(c.latency, cum, s.Latency.Sum.Seconds(), buckets, q)
+		ch <- histogram(c.latency, s.Latency, q)
+		ch <- histogram(c.wait, s.Wait, q)
 	}
 	if rc, err := c.d.RuleCounters(); err == nil {
 		for tag, r := range rc {
@@ -129,4 +124,15 @@ func serveMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, er
 	}()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+func histogram(d *prometheus.Desc, h nfq.Histogram, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(nfq.LatencyBounds))
+	var cum uint64
+	for i, b := range nfq.LatencyBounds {
+		cum += h.Counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	cum += h.Counts[len(nfq.LatencyBounds)]
+	return prometheus.MustNewConstHistogram(d, cum, h.Sum.Seconds(), buckets, labels...)
 }

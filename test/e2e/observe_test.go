@@ -51,7 +51,7 @@ func TestEventsMetricsDoctor(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`ips_verdicts_total{queue="`, `verdict="pass"}`, `verdict="drop"}`, "ips_queue_kernel_dropped_total", "ips_queue_enobufs_total",
-		`ips_rule_packets_total{rule="ips:queue"}`, "ips_queue_batch_latency_seconds_bucket"} {
+		`ips_rule_packets_total{rule="ips:queue"}`, "ips_queue_batch_latency_seconds_bucket", "ips_queue_added_latency_seconds_bucket"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}

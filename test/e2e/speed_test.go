@@ -120,30 +120,36 @@ func TestQueueSpeed(t *testing.T) {
 		t.Errorf("ips handles %.0f%% of nfqaccept-c's packet rate, want >= 80%%", 100*ratio)
 	}
 
-	// Latency at half the C consumer's rate, with and without the queue.
-	topo.WAN.MustRun(t, "nft", "delete", "table", "inet", "sink")
+	// Latency at half the C consumer's rate, end to end through the
+	// bridge alone, through nfqaccept-c and through ips, the same way for
+	// all three. The sink sees one flow in eight (the rest is dropped on
+	// the WAN host before any socket), so the measuring process does not
+	// take the CPU the measured path needs; every packet still crosses
+	// the bridge. The daemon's own histogram (each packet's arrival on
+	// the bridge to its verdict, queue wait included) is reported beside.
+	topo.WAN.MustRun(t, "nft", "flush", "chain", "inet", "sink", "pre")
+	topo.WAN.MustRun(t, "nft", "add", "rule", "inet", "sink", "pre", "udp", "dport", "9999", "udp", "sport", "&", "15", "!=", "0", "drop")
 	half := load
 	half.Rate = medianC / 2
+	half.Duration = time.Duration(envInt("IPS_LATENCY_MS", 1000)) * time.Millisecond
+	latRounds := envInt("IPS_LATENCY_ROUNDS", 5)
 	measure := func(what string) harness.Latency {
 		sink := topo.WAN.StartUDPSink(t, 9999)
 		sent := topo.LAN.SendUDP(t, half)
 		l := sink.Stop(t)
-		t.Logf("%s at %.0f pps: sent %d, %v", what, half.Rate, sent, l)
+		t.Logf("%s at %.0f pps: sent %d, sampled %v", what, half.Rate, sent, l)
 		return l
 	}
 	// Alternate the conditions and keep each one's lowest p99: other jobs
 	// on a shared machine only ever add latency.
 	var base, with, yard harness.Latency
-	// The daemon's own share: how long packets waited in user space, from
-	// the receive to the verdict (its histogram, best p99 bound of the
-	// rounds).
-	inDaemon := time.Duration(-1)
+	var waits, users []time.Duration
 	keep := func(best *harness.Latency, l harness.Latency) {
 		if best.Received == 0 || l.P99 < best.P99 {
 			*best = l
 		}
 	}
-	for r := 0; r < rounds; r++ {
+	for r := 0; r < latRounds; r++ {
 		keep(&base, measure("bridge without queue"))
 		func() {
 			var remove func() error
@@ -165,22 +171,42 @@ func TestQueueSpeed(t *testing.T) {
 			}
 			defer d.Stop()
 			keep(&with, measure("through the ips queue"))
-			if p := histP99(d.Stats()[0].Latency); inDaemon < 0 || p < inDaemon {
-				inDaemon = p
+			s := d.Stats()[0]
+			var stamped uint64
+			for _, n := range s.Wait.Counts {
+				stamped += n
 			}
+			if stamped < s.Packets*9/10 {
+				t.Fatalf("only %d of %d packets had an arrival timestamp (NFQA_TIMESTAMP)", stamped, s.Packets)
+			}
+			waits = append(waits, histP99(s.Wait))
+			users = append(users, histP99(s.Latency))
+			t.Logf("  in the daemon: arrival to verdict p99 ≤ %v, receive to verdict p99 ≤ %v; histogram %v (bounds %v)",
+				histP99(s.Wait), histP99(s.Latency), s.Wait.Counts, nfq.LatencyBounds)
 		}()
 	}
-	added := with.P99 - base.P99
-	t.Logf("RESULT latency at %.0f pps (best p99 of %d rounds): bridge p50 %v p99 %v; nfqaccept-c p50 %v p99 %v; ips p50 %v p99 %v; added p99 %v (nfqaccept-c adds %v); in the daemon (receive to verdict) p99 ≤ %v",
-		half.Rate, rounds, base.P50, base.P99, yard.P50, yard.P99, with.P50, with.P99, added, yard.P99-base.P99, inDaemon)
+	wait, user := slices.Min(waits), slices.Min(users)
+	added, yardAdded := with.P99-base.P99, yard.P99-base.P99
+	t.Logf("RESULT latency at %.0f pps (best p99 of %d rounds): bridge p50 %v p99 %v; ips p50 %v p99 %v, added p99 %v; nfqaccept-c p50 %v p99 %v, added p99 %v; in the daemon p99: arrival to verdict ≤ %v, receive to verdict ≤ %v",
+		half.Rate, latRounds, base.P50, base.P99, with.P50, with.P99, added, yard.P50, yard.P99, yardAdded, wait, user)
+	const bound = 200 * time.Microsecond
+	// Our own share, from the receive to the verdicts written (which
+	// includes the kernel re-injecting the batch): machine noise moves
+	// it least.
+	if user > bound {
+		t.Errorf("the daemon holds packets p99 ≤ %v from receive to verdict, want ≤ %v", user, bound)
+	}
+	// The end-to-end bound. A machine whose CPUs are shared by the load
+	// generator, the sink and the consumer (two vCPUs in CI) stalls
+	// queued packets for milliseconds now and then whoever consumes them.
+	// The bound is judged when the plain C consumer shows the machine
+	// has room: it adds less than half the bound here.
 	switch {
-	case base.P99 > 200*time.Microsecond:
-		// When the bridge alone already varies by more than the margin
-		// being judged, the machine is busy with other work and an added
-		// 200 µs cannot be told from its noise.
-		t.Logf("latency not judged: the bridge alone has p99 %v (machine busy; run scripts/bench-nfqueue.sh on a quiet machine)", base.P99)
-	case added >= 200*time.Microsecond:
-		t.Errorf("added p99 latency %v, want < 200µs", added)
+	case added < bound:
+	case yardAdded < bound/2:
+		t.Errorf("ips adds p99 %v where nfqaccept-c adds %v: want < %v", added, yardAdded, bound)
+	default:
+		t.Logf("the %v bound is not judged on this machine: the plain C consumer itself adds p99 %v here (ips %v)", bound, yardAdded, added)
 	}
 }
 
