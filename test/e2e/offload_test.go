@@ -4,7 +4,7 @@ package e2e
 
 import (
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,28 +15,27 @@ import (
 // A decided flow is handled by the kernel: a 100 MB download through an
 // allowed flow queues only its first packets and runs at the bridge's
 // speed without ips.
+//
+// The bridge without ips is a second, identical topology beside the
+// first, and downloads alternate between the two (ABBA), so that the
+// machine's drift (a bare bridge's rate moves by a third from one second
+// to the next on a shared VM) hits both alike; the medians are compared.
 func TestDownloadOffload(t *testing.T) {
 	const size = 100 << 20
 	topo := harness.NewTopology(t)
-	harness.Serve(topo.WAN.Listen(t, "tcp", ":8000"), harness.Download(size))
-	wan := topo.WANAddr.String() + ":8000"
-	// The median of seven: one 100 MB download over veth takes a few tens
-	// of milliseconds, at the mercy of the machine's other work.
-	const runs = 7
-	fetch := func() float64 {
-		t.Helper()
-		var rates []float64
-		for i := 0; i < runs; i++ {
-			n, rate, err := harness.Fetch(topo.LAN, topo.LAN4(0), wan, 30*time.Second)
-			if err != nil || n != size {
-				t.Fatalf("download: %d bytes, %v", n, err)
-			}
-			rates = append(rates, rate)
-		}
-		sort.Float64s(rates)
-		return rates[runs/2]
+	bare := harness.NewTopology(t)
+	for _, tp := range []*harness.Topology{topo, bare} {
+		harness.Serve(tp.WAN.Listen(t, "tcp", ":8000"), harness.Download(size))
 	}
-	base := fetch()
+	wan := topo.WANAddr.String() + ":8000"
+	fetch := func(tp *harness.Topology) float64 {
+		t.Helper()
+		n, rate, err := harness.Fetch(tp.LAN, tp.LAN4(0), wan, 30*time.Second)
+		if err != nil || n != size {
+			t.Fatalf("download: %d bytes, %v", n, err)
+		}
+		return rate
+	}
 
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.jsonl")
@@ -44,24 +43,37 @@ func TestDownloadOffload(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := topo.StartDaemon(t, dir, "--policy", pol)
+	// Let the daemon's start-up work (policy load, table install, the
+	// first garbage collection) finish before measuring.
+	time.Sleep(300 * time.Millisecond)
 	before := d.Stats(t).QueuedPackets()
-	with := fetch()
+	var alone, with []float64
+	measure := func(pairs int) float64 {
+		for i := 0; i < pairs; i++ {
+			if i%2 == 0 {
+				alone, with = append(alone, fetch(bare)), append(with, fetch(topo))
+			} else {
+				with, alone = append(with, fetch(topo)), append(alone, fetch(bare))
+			}
+		}
+		return median(with) / median(alone)
+	}
+	// Sixty pairs put the ratio of the medians within a few percent on
+	// the CI VM (two bare bridges compared this way: 0.94–1.03).
+	ratio := measure(60)
+	if ratio < 0.9 {
+		// One more pass on a bad patch of noise, pooled with the first.
+		ratio = measure(60)
+	}
+	downloads := uint64(len(with))
 	queued := d.Stats(t).QueuedPackets() - before
-	// Noise on a shared machine: measure both once more, keep the best.
-	if with < 0.9*base {
-		d.Stop()
-		base = max(base, fetch())
-		d.Restart(t)
-		before = d.Stats(t).QueuedPackets()
-		with = max(with, fetch())
-		queued = max(queued, d.Stats(t).QueuedPackets()-before)
+	t.Logf("RESULT %d downloads of 100 MB each way, alternating: bridge alone median %.0f MB/s, through ips %.0f MB/s (%.0f%%); %d packets queued for %d downloads",
+		downloads, median(alone)/1e6, median(with)/1e6, 100*ratio, queued, downloads)
+	if queued/downloads >= 50 {
+		t.Errorf("%d packets of a download were queued, want < 50", queued/downloads)
 	}
-	t.Logf("median of %d downloads of 100 MB: bridge alone %.0f MB/s, through ips %.0f MB/s (%.0f%%); %d packets queued for %d downloads", runs, base/1e6, with/1e6, 100*with/base, queued, runs)
-	if queued/runs >= 50 {
-		t.Errorf("%d packets of a download were queued, want < 50", queued/runs)
-	}
-	if with < 0.9*base {
-		t.Errorf("throughput through ips %.0f%% of the bridge alone, want >= 90%%", 100*with/base)
+	if ratio < 0.9 {
+		t.Errorf("throughput through ips %.0f%% of the bridge alone, want >= 90%%", 100*ratio)
 	}
 	layout, _ := verdict.NewMarkLayout(verdict.DefaultMarkMask)
 	found := false
@@ -76,4 +88,10 @@ func TestDownloadOffload(t *testing.T) {
 	if !found {
 		t.Error("no conntrack entry for the download")
 	}
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return (v[len(v)/2] + v[(len(v)-1)/2]) / 2
 }

@@ -165,6 +165,7 @@ func TestQueueSpeed(t *testing.T) {
 			decs := harness.NewPortDeciders(harness.PortPolicy{Never: true})
 			c := cfg
 			c.NewDecider = decs.New
+			c.ArrivalStamps = true
 			var d *nfq.Daemon
 			if err := topo.Bridge.Do(func() (err error) { d, err = nfq.Start(c); return err }); err != nil {
 				t.Fatal(err)
