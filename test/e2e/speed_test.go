@@ -144,13 +144,16 @@ func TestQueueSpeed(t *testing.T) {
 	// on a shared machine only ever add latency.
 	var base, with, yard harness.Latency
 	var waits, users []time.Duration
+	var baseWorst time.Duration
 	keep := func(best *harness.Latency, l harness.Latency) {
 		if best.Received == 0 || l.P99 < best.P99 {
 			*best = l
 		}
 	}
 	for r := 0; r < latRounds; r++ {
-		keep(&base, measure("bridge without queue"))
+		b := measure("bridge without queue")
+		keep(&base, b)
+		baseWorst = max(baseWorst, b.P99)
 		func() {
 			var remove func() error
 			if err := topo.Bridge.Do(func() (err error) { remove, err = nfq.InstallRules(cfg); return err }); err != nil {
@@ -198,16 +201,18 @@ func TestQueueSpeed(t *testing.T) {
 		t.Errorf("the daemon holds packets p99 ≤ %v from receive to verdict, want ≤ %v", user, bound)
 	}
 	// The end-to-end bound. A machine whose CPUs are shared by the load
-	// generator, the sink and the consumer (two vCPUs in CI) stalls
-	// queued packets for milliseconds now and then whoever consumes them.
-	// The bound is judged when the plain C consumer shows the machine
-	// has room: it adds less than half the bound here.
+	// generator, the sink and the consumer (two vCPUs in CI) stalls for
+	// milliseconds now and then (a timer-wakeup probe on the CI VM, idle:
+	// max 1.2–1.9 ms every 3 s), and then every consumer's p99, the C
+	// one's included, reaches milliseconds in some rounds and not in
+	// others. The bound is judged on a machine quiet throughout: the bare
+	// bridge within half the bound in every round.
 	switch {
 	case added < bound:
-	case yardAdded < bound/2:
-		t.Errorf("ips adds p99 %v where nfqaccept-c adds %v: want < %v", added, yardAdded, bound)
+	case baseWorst < bound/2:
+		t.Errorf("ips adds p99 %v over a bridge that stayed quiet (p99 ≤ %v in every round): want < %v", added, baseWorst, bound)
 	default:
-		t.Logf("the %v bound is not judged on this machine: the plain C consumer itself adds p99 %v here (ips %v)", bound, yardAdded, added)
+		t.Logf("the %v bound is not judged: the bare bridge itself reached p99 %v in some round (machine busy; run scripts/bench-nfqueue.sh on quiet hardware)", bound, baseWorst)
 	}
 }
 
