@@ -189,9 +189,8 @@ func (h *handler) finish() []byte {
 	return h.out.b
 }
 
-// flush adds the batch's counts, with the batch's time in user space.
-// flush adds the batch's counts; verdictAt is when its verdicts were
-// written (Unix nanoseconds).
+// flush adds the batch's counts, with the batch's time in user space and
+// verdictAt, when its verdicts were written (Unix nanoseconds).
 func (h *handler) flush(batchNanos, verdictAt int64) {
 	h.c.add(&h.l, batchNanos)
 	h.c.addWaits(h.arrivals, verdictAt)

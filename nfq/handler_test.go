@@ -234,7 +234,6 @@ func TestHandlerCountsVerdictErrors(t *testing.T) {
 	}
 }
 
-// The fast path allocates nothing per packet once warmed up.
 // testArrival is the receive timestamp kernelPacket gives its packets.
 const testArrival = int64(1_700_000_000_000_250_000)
 
@@ -265,6 +264,7 @@ func TestHandlerArrivalWait(t *testing.T) {
 	}
 }
 
+// The fast path allocates nothing per packet once warmed up.
 func TestHandlerAllocs(t *testing.T) {
 	dec := &scripted{answers: []verdict.Decision{{}, {}, {Action: verdict.Pass, Final: true}}}
 	h := newTestHandler(t, dec, verdict.FailOpen)

@@ -67,6 +67,15 @@ type Histogram struct {
 	Sum    time.Duration
 }
 
+// Count is the number of samples.
+func (h *Histogram) Count() uint64 {
+	var n uint64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
 // counters is the live, atomically updated form of QueueStats.
 type counters struct {
 	packets, batches, undecided                     atomic.Uint64
@@ -80,17 +89,30 @@ type counters struct {
 	waitSum                                         atomic.Int64
 }
 
-// addWaits counts each arrival's wait until verdictAt. Stamps from the
-// future or over a minute old are clock steps, not waits: skipped.
+// addWaits counts each arrival's wait until verdictAt, summed over the
+// batch first so the shared counters take a few atomic adds per batch,
+// not two per packet. Stamps from the future or over a minute old are
+// clock steps, not waits: skipped.
 func (c *counters) addWaits(arrivals []int64, verdictAt int64) {
+	if len(arrivals) == 0 {
+		return
+	}
+	var n [len(LatencyBounds) + 1]uint64
+	var sum int64
 	for _, a := range arrivals {
 		w := verdictAt - a
 		if w < 0 || w > int64(time.Minute) {
 			continue
 		}
-		c.wait[bucket(time.Duration(w))].Add(1)
-		c.waitSum.Add(w)
+		n[bucket(time.Duration(w))]++
+		sum += w
 	}
+	for i, k := range n {
+		if k != 0 {
+			c.wait[i].Add(k)
+		}
+	}
+	c.waitSum.Add(sum)
 }
 
 func bucket(d time.Duration) int {

@@ -20,31 +20,33 @@ import (
 	"ips/nfq"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+var buildIPS = goBuildOnce("ips/cmd/ips", "ips")
 
 // Binary builds cmd/ips once per test process and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ips-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "ips")
-		out, err := exec.Command("go", "build", "-o", buildPath, "ips/cmd/ips").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ips/cmd/ips: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	p, err := buildIPS()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return buildPath
+	return p
+}
+
+// goBuildOnce returns a function that builds the Go package pkg into a
+// temporary directory as name the first time it is called, and returns
+// the path (or the build error) every time.
+func goBuildOnce(pkg, name string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", "ips-e2e-"+name)
+		if err != nil {
+			return "", err
+		}
+		path := filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		return path, nil
+	})
 }
 
 // Daemon is an "ips run" process in the bridge namespace.

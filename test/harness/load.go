@@ -7,42 +7,24 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-var (
-	loadOnce sync.Once
-	loadPath string
-	loadErr  error
-)
+var buildUDPLoad = goBuildOnce("ips/test/tools/udpload", "udpload")
 
 // udpload builds test/tools/udpload once per test process.
 func udpload(t testing.TB) string {
 	t.Helper()
-	loadOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ips-udpload")
-		if err != nil {
-			loadErr = err
-			return
-		}
-		loadPath = filepath.Join(dir, "udpload")
-		out, err := exec.Command("go", "build", "-o", loadPath, "ips/test/tools/udpload").CombinedOutput()
-		if err != nil {
-			loadErr = fmt.Errorf("go build udpload: %v\n%s", err, out)
-		}
-	})
-	if loadErr != nil {
-		t.Fatal(loadErr)
+	p, err := buildUDPLoad()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return loadPath
+	return p
 }
 
 // UDPLoad is a stream of small UDP packets from many flows: the load for
