@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -1005,20 +1006,21 @@ func (c *compiler) geo() {
 	if needLoc && loc == "" {
 		c.errorf(c.geoLocOff, "countries and continents need a GeoIP City or Country database: add {\"geoip\": {\"city\": FILE}} or run with --geoip FILE")
 	}
-	if needASN && asn == "" {
-		c.errorf(c.geoASNOff, "AS numbers need a GeoIP ASN database: add {\"geoip\": {\"asn\": FILE}} or run with --geoip-asn FILE")
-	}
 	if loc == "" && asn == "" {
+		if needASN {
+			c.errorf(c.geoASNOff, "AS numbers need a GeoIP ASN database: add {\"geoip\": {\"asn\": FILE}} or run with --geoip-asn FILE")
+		}
 		return
 	}
 	key := geoKey(loc, asn)
 	if prev := c.opt.Previous; prev != nil && key != "" && prev.geoKey == key {
 		c.set.geo, c.set.geoKey = prev.geo, key
 	} else {
-		g, err := openGeo(loc, asn)
+		g, err := pools.OpenGeo(loc, asn)
 		if err != nil {
+			// The error names the database that failed (pools.GeoError).
 			off, fail := asnOff, needASN
-			if err.loc {
+			if ge := (*pools.GeoError)(nil); errors.As(err, &ge) && ge.Location {
 				off, fail = locOff, needLoc
 			}
 			if fail {
@@ -1030,27 +1032,12 @@ func (c *compiler) geo() {
 		}
 		c.set.geo, c.set.geoKey = g, key
 	}
+	// A location database with AS numbers (IPinfo's) serves ASN rules
+	// without an ASN database.
+	if needASN && !c.set.geo.HasASN() {
+		c.errorf(c.geoASNOff, "AS numbers need a GeoIP ASN database (%s has none): add {\"geoip\": {\"asn\": FILE}} or run with --geoip-asn FILE", loc)
+	}
 	c.set.needLoc, c.set.needASN = needLoc, needASN
-}
-
-type geoError struct {
-	error
-	loc bool
-}
-
-// openGeo opens the databases one by one so that an error names the one
-// that failed.
-func openGeo(loc, asn string) (*pools.Geo, *geoError) {
-	if loc != "" {
-		if _, err := pools.OpenGeo(loc, ""); err != nil {
-			return nil, &geoError{err, true}
-		}
-	}
-	g, err := pools.OpenGeo(loc, asn)
-	if err != nil {
-		return nil, &geoError{err, false}
-	}
-	return g, nil
 }
 
 // geoKey identifies database files by path, size and modification time.
