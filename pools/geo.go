@@ -87,8 +87,10 @@ type GeoLayout struct {
 	Country   []string
 	Continent string
 	ASN       string
-	// Location and HasASN tell the roles the database can serve.
+	// Location and HasASN tell the roles the database can serve; Serves
+	// (set by Geo.Layouts) says what it serves in that Geo.
 	Location, HasASN bool
+	Serves           string
 	// Networks counts the networks with data (IPv4 once, not again
 	// under its IPv6 aliases).
 	Networks int
@@ -278,10 +280,17 @@ func (g *Geo) Layouts() []GeoLayout {
 		return nil
 	}
 	if g.loc != nil {
-		out = append(out, g.loc.db.layout)
+		l := g.loc.db.layout
+		l.Serves = "countries and continents"
+		if g.asn != nil && g.asn.db == g.loc.db {
+			l.Serves = "countries, continents and AS numbers"
+		}
+		out = append(out, l)
 	}
 	if g.asn != nil && (g.loc == nil || g.asn.db != g.loc.db) {
-		out = append(out, g.asn.db.layout)
+		l := g.asn.db.layout
+		l.Serves = "AS numbers"
+		out = append(out, l)
 	}
 	return out
 }

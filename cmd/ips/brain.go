@@ -20,12 +20,15 @@ type brain interface {
 	NewDecider(queue uint16) verdict.Decider
 	// ShapeClasses are the shaper classes the loaded policy uses.
 	ShapeClasses() []uint16
+	// GeoIP describes the loaded policy's GeoIP databases, one line each.
+	GeoIP() []string
 }
 
 // brainOptions are the run flags the policy engine needs.
 type brainOptions struct {
 	Policy   string
 	GeoIP    string
+	GeoIPASN string
 	MarkMask uint32
 	Fail     verdict.FailMode
 }
@@ -54,7 +57,7 @@ func newBrain(opt brainOptions, ev *eventSink, log *slog.Logger) (brain, []strin
 }
 
 func (b *policyBrain) Reload(path string) ([]string, error) {
-	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
+	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, GeoIPASN: b.opt.GeoIPASN, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
 	var warns []string
 	if rep != nil {
 		for _, d := range rep.Warnings {
@@ -97,4 +100,11 @@ func (b *policyBrain) ShapeClasses() []uint16 {
 		out = append(out, sh.Class)
 	}
 	return out
+}
+
+func (b *policyBrain) GeoIP() []string {
+	if s := b.holder.Load(); s != nil {
+		return geoipLines(s.Geo())
+	}
+	return nil
 }

@@ -16,8 +16,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "auto", "policy format: auto, nprobe (nProbe IPS / nFW lines) or native")
-	geoip := fs.String("geoip", "", "GeoIP2/GeoLite2 City or Country .mmdb (replaces the policy's geoip setting)")
-	geoipASN := fs.String("geoip-asn", "", "GeoIP2/GeoLite2 ASN .mmdb (replaces the policy's geoip setting)")
+	geoip := fs.String("geoip", "", "GeoIP location .mmdb: GeoIP2/GeoLite2 City or Country, DB-IP lite, IPinfo lite, ip-location-db (replaces the policy's geoip setting)")
+	geoipASN := fs.String("geoip-asn", "", "GeoIP ASN .mmdb: GeoLite2-ASN, DB-IP ASN lite, ip-location-db asn (replaces the policy's geoip setting)")
 	markMask := fs.String("mark-mask", "", "mark mask the markers must fit (default 0x00ff0000)")
 	catalogFiles := fs.String("catalog", "", "comma-separated extra catalog files (nDPI protos.txt syntax)")
 	convert := fs.Bool("convert", false, "print the policy in the native format (canonical names) on standard output")
@@ -51,6 +51,7 @@ Flags:
 	}
 	path := fs.Arg(0)
 	var rep *policy.Report
+	var set *policy.Set
 	var out []byte
 	if *convert {
 		data, rerr := os.ReadFile(path)
@@ -60,7 +61,7 @@ Flags:
 		}
 		out, rep, err = policy.Convert(path, data, opt)
 	} else {
-		_, rep, err = policy.Load(path, opt)
+		set, rep, err = policy.Load(path, opt)
 	}
 	var el policy.ErrorList
 	if errors.As(err, &el) {
@@ -94,6 +95,9 @@ Flags:
 			fmt.Fprintf(stdout, "; custom protocols: %s", strings.Join(rep.CustomProtocols, ", "))
 		}
 		fmt.Fprintf(stdout, "; %d warning(s)\n", len(rep.Warnings))
+		for _, l := range geoipLines(set.Geo()) {
+			fmt.Fprintln(stdout, l)
+		}
 	}
 	return 0
 }

@@ -36,6 +36,7 @@ type runConfig struct {
 	QueueLen  int      `json:"queue_len"`
 	Fail      string   `json:"fail"`
 	GeoIP     string   `json:"geoip"`
+	GeoIPASN  string   `json:"geoip_asn"`
 	Events    string   `json:"events"`
 	Metrics   string   `json:"metrics"`
 	// ArrivalStamps: see the --arrival-stamps flag.
@@ -85,7 +86,8 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
 	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
 	fs.StringVar(&c.Fail, "fail", "open", "fail mode `open|closed`: what happens to undecided traffic when ips is down, overloaded or fails")
-	fs.StringVar(&c.GeoIP, "geoip", "", "GeoIP2/GeoLite2 country or city `FILE` (.mmdb) for country/continent rules")
+	fs.StringVar(&c.GeoIP, "geoip", "", "GeoIP location `FILE` (.mmdb: GeoIP2/GeoLite2, DB-IP lite, IPinfo lite, ip-location-db) for country/continent rules")
+	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "GeoIP ASN `FILE` (.mmdb: GeoLite2-ASN, DB-IP ASN lite, ip-location-db asn) for asn rules")
 	fs.StringVar(&c.Events, "events", "", "write NDJSON flow events (decided, ended) to `FILE` or to unix:PATH (a listening stream socket)")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port), path /metrics")
 	fs.BoolVar(&c.ArrivalStamps, "arrival-stamps", false, "stamp every packet on arrival so ips_queue_added_latency_seconds measures the delay the queue adds, queue wait included; the kernel then stamps all received packets, system-wide (measured: a fifth less throughput on a veth bridge)")
@@ -197,6 +199,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.Fail = fromFlags.Fail
 			case "geoip":
 				cfg.GeoIP = fromFlags.GeoIP
+			case "geoip-asn":
+				cfg.GeoIPASN = fromFlags.GeoIPASN
 			case "events":
 				cfg.Events = fromFlags.Events
 			case "metrics":
@@ -262,7 +266,7 @@ func (c *runConfig) check() (checked, error) {
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
 	}
-	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}} {
+	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}, {"--geoip-asn", c.GeoIPASN}} {
 		if f.path == "" {
 			continue
 		}
@@ -337,7 +341,7 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
-	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, MarkMask: r.k.layout.Mask(), Fail: r.k.fail}, r.ev, r.log)
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}
@@ -345,6 +349,9 @@ func (r *runner) start() error {
 		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
 	}
 	r.brain = b
+	for _, l := range b.GeoIP() {
+		r.log.Info("policy", "geoip", l)
+	}
 	r.d, err = nfq.Start(nfq.Config{
 		QueueBase: uint16(r.cfg.QueueBase), Queues: r.cfg.Queues, Fail: r.k.fail, Layout: r.k.layout,
 		LAN: r.cfg.LAN, WAN: r.cfg.WAN, MaxQueueLen: uint32(r.cfg.QueueLen), ArrivalStamps: r.cfg.ArrivalStamps,
@@ -456,6 +463,12 @@ func (r *runner) reload(out io.Writer) bool {
 	}
 	if res.Marks.LastErr != nil {
 		r.log.Warn("reload: some ct marks could not be rewritten", "failed", res.Marks.Failed, "err", res.Marks.LastErr)
+	}
+	for _, l := range r.brain.GeoIP() {
+		r.log.Info("reload", "geoip", l)
+		if out != nil {
+			fmt.Fprintln(out, l)
+		}
 	}
 	msg := fmt.Sprintf("policy %s loaded; %d decided flows changed, %d ct marks rewritten (%d by reply tuple), %d already gone",
 		r.cfg.Policy, res.Changed, res.Marks.Updated, res.Marks.ByReply, res.Marks.NotFound)
