@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +13,6 @@ import (
 	"sync/atomic"
 
 	"github.com/oschwald/maxminddb-golang/v2"
-	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
 )
 
 // GeoInfo is what the GeoIP databases say about an address. Zero fields
@@ -59,12 +59,14 @@ type Geo struct {
 // geoRole is one use of a database (location or ASN) with its own cache:
 // a database that serves both has two roles over one reader.
 type geoRole struct {
-	db    *geoDB
-	cache []atomic.Uint64
+	db     *geoDB
+	cache  []atomic.Uint64
+	decode func(maxminddb.Result) uint32 // of the role and the layout
 }
 
 type geoDB struct {
 	layout GeoLayout
+	has    fieldSet // the fields found
 	r      *maxminddb.Reader
 	v4only bool // an IPv4 database: IPv6 addresses are not looked up
 }
@@ -175,13 +177,17 @@ func NewGeo(loc, asn []byte) (*Geo, error) {
 func newGeo(loc, asn *geoDB) *Geo {
 	g := &Geo{}
 	if loc != nil {
-		g.loc = &geoRole{db: loc, cache: make([]atomic.Uint64, geoCacheSize)}
+		dec := decodeFlat
+		if loc.has&(1<<fCountryISOBit|1<<fRegisteredBit|1<<fContinentCodeBit) != 0 {
+			dec = decodeGeoIP2
+		}
+		g.loc = &geoRole{db: loc, cache: make([]atomic.Uint64, geoCacheSize), decode: dec}
 		if asn == nil && loc.layout.HasASN {
 			asn = loc
 		}
 	}
 	if asn != nil {
-		g.asn = &geoRole{db: asn, cache: make([]atomic.Uint64, geoCacheSize)}
+		g.asn = &geoRole{db: asn, cache: make([]atomic.Uint64, geoCacheSize), decode: decodeASN}
 	}
 	return g
 }
@@ -225,7 +231,7 @@ func openDB(name string, b []byte, role geoRoleKind) (*geoDB, error) {
 		return nil, &GeoError{File: name, Location: role == roleLocation, Err: err}
 	}
 	d := &geoDB{r: r, v4only: r.Metadata.IPVersion == 4}
-	if d.layout, err = detectLayout(name, r); err != nil {
+	if d.layout, d.has, err = detectLayout(name, b, r); err != nil {
 		return nil, &GeoError{File: name, Location: role == roleLocation, Err: err}
 	}
 	if role == roleLocation && !d.layout.Location || role == roleASN && !d.layout.HasASN {
@@ -326,7 +332,7 @@ func (g *Geo) LookupParts(a netip.Addr, loc, asn bool) GeoInfo {
 	if loc && g.loc != nil {
 		walked = g.loc.db
 		if res, found = walked.find(a); found {
-			v := g.loc.value(res, decodeLocation)
+			v := g.loc.value(res)
 			gi.Country = Country(v >> 8 & 0x3ff)
 			gi.Continent = Continent(v & 0xff)
 		}
@@ -336,7 +342,7 @@ func (g *Geo) LookupParts(a netip.Addr, loc, asn bool) GeoInfo {
 			res, found = g.asn.db.find(a)
 		}
 		if found {
-			gi.ASN = g.asn.value(res, decodeASN)
+			gi.ASN = g.asn.value(res)
 		}
 	}
 	return gi
@@ -355,41 +361,19 @@ func (d *geoDB) find(a netip.Addr) (maxminddb.Result, bool) {
 // value serves the record from the cache or decodes it. A cache slot
 // holds offset+1 in its high 32 bits and the packed value in the low 32,
 // written and read as one atomic word, so readers never see a torn entry.
-func (c *geoRole) value(res maxminddb.Result, decode func(maxminddb.Result) uint32) uint32 {
+func (c *geoRole) value(res maxminddb.Result) uint32 {
 	off := uint64(res.Offset())
 	if off >= 1<<32-1 {
-		return decode(res)
+		return c.decode(res)
 	}
 	tag := off + 1
 	slot := &c.cache[(off*0x9e3779b97f4a7c15)>>(64-14)]
 	if e := slot.Load(); e>>32 == tag {
 		return uint32(e)
 	}
-	v := decode(res)
+	v := c.decode(res)
 	slot.Store(tag<<32 | uint64(v))
 	return v
-}
-
-// decodeLocation packs a record's country (10 bits) and continent (8).
-func decodeLocation(res maxminddb.Result) uint32 {
-	var rec geoRecord
-	if res.Decode(&rec) != nil {
-		return 0
-	}
-	c := rec.country()
-	k := rec.continent
-	if k == ContinentUnknown {
-		k = c.Continent()
-	}
-	return uint32(c)<<8 | uint32(k)
-}
-
-func decodeASN(res maxminddb.Result) uint32 {
-	var rec geoRecord
-	if res.Decode(&rec) != nil {
-		return 0
-	}
-	return rec.asn
 }
 
 // The fields ips reads, as bits of a fieldSet. The order of the country
@@ -434,30 +418,135 @@ func (s fieldSet) names(from, to int) []string {
 	return out
 }
 
-// geoRecord is what one record says, read by field name whatever the
-// layout. Only fields that held a usable value are marked in has.
-type geoRecord struct {
-	countries [4]Country // by fCountry*Bit, fRegisteredBit
+// A record is decoded into a struct of the database's layout (chosen
+// when it was opened), so that the decoder skips every other field
+// (names in eight languages, locations) without building it, and AS
+// numbers by path, as a number and else as a string. Nothing is decoded
+// into a generic value: the reader then sizes maps by the count a
+// damaged file claims (up to 16 million entries, at each of 512 levels),
+// and its lower-level Decoder API (mmdbdata) follows a pointer that
+// points to itself for ever. Layout detection lists field names with
+// recordKeys, which reads the bytes itself.
+
+// geoip2Record is the GeoIP2 layout (MaxMind, DB-IP).
+type geoip2Record struct {
+	Country struct {
+		ISO string `maxminddb:"iso_code"`
+	} `maxminddb:"country"`
+	Registered struct {
+		ISO string `maxminddb:"iso_code"`
+	} `maxminddb:"registered_country"`
+	Continent struct {
+		Code string `maxminddb:"code"`
+	} `maxminddb:"continent"`
+}
+
+// flatRecord is the one-level layout (ip-location-db, IPinfo): country
+// and continent are codes, or names in IPinfo lite.
+type flatRecord struct {
+	CountryCode   string `maxminddb:"country_code"`
+	Country       string `maxminddb:"country"`
+	ContinentCode string `maxminddb:"continent_code"`
+	Continent     string `maxminddb:"continent"`
+}
+
+func decodeGeoIP2(res maxminddb.Result) uint32 {
+	var f geoFacts
+	f.readGeoIP2(res)
+	return f.location()
+}
+
+func decodeFlat(res maxminddb.Result) uint32 {
+	var f geoFacts
+	f.readFlat(res)
+	return f.location()
+}
+
+func (f *geoFacts) readGeoIP2(res maxminddb.Result) {
+	var rec geoip2Record
+	if res.Decode(&rec) != nil {
+		return // not this layout (a string where a map should be) or damaged
+	}
+	f.setCountry(fCountryISOBit, rec.Country.ISO)
+	f.setCountry(fRegisteredBit, rec.Registered.ISO)
+	f.setContinent(fContinentCodeBit, rec.Continent.Code)
+}
+
+func (f *geoFacts) readFlat(res maxminddb.Result) {
+	var rec flatRecord
+	if res.Decode(&rec) != nil {
+		return
+	}
+	f.setCountry(fCountryCodeBit, rec.CountryCode)
+	f.setCountry(fCountryPlainBit, rec.Country)
+	f.setContinent(fContinentFlatBit, rec.ContinentCode)
+	f.setContinent(fContinentPlainBit, rec.Continent)
+}
+
+func decodeASN(res maxminddb.Result) uint32 {
+	var f geoFacts
+	f.readASN(res)
+	return f.asn
+}
+
+// readASN reads the AS number fields, each an integer of any width or a
+// string ("15169", "AS15169").
+func (f *geoFacts) readASN(res maxminddb.Result) {
+	for _, x := range [...]struct {
+		bit   int
+		field string
+	}{{fASNumberBit, "autonomous_system_number"}, {fASNBit, "asn"}} {
+		var n uint64
+		if res.DecodePath(&n, x.field) == nil {
+			if n <= 1<<32-1 {
+				f.setASN(x.bit, uint32(n))
+			}
+			continue
+		}
+		var s string
+		if res.DecodePath(&s, x.field) == nil {
+			if a, ok := ParseASN(s); ok {
+				f.setASN(x.bit, a)
+			}
+		}
+	}
+}
+
+// geoFacts is what one record says. Only fields that held a usable value
+// are marked in has.
+type geoFacts struct {
+	countries [4]Country // by fCountry*Bit and fRegisteredBit: the order tried
 	continent Continent
 	asn       uint32
 	has       fieldSet
-	// keys collects the field names seen (layout detection only).
-	keys map[string]struct{}
 }
 
-func (r *geoRecord) country() Country {
-	for _, c := range r.countries {
-		if c != 0 {
-			return c
+// location packs the country (10 bits) and the continent (8): the
+// record's continent, else the country's.
+func (f *geoFacts) location() uint32 {
+	var c Country
+	for _, x := range f.countries {
+		if x != 0 {
+			c = x
+			break
 		}
 	}
-	return 0
+	k := f.continent
+	if k == ContinentUnknown {
+		k = c.Continent()
+	}
+	return uint32(c)<<8 | uint32(k)
 }
 
-func (r *geoRecord) setCountry(bit int, s string) {
-	if c, ok := CountryCode(s); ok && r.countries[bit] == 0 {
-		r.countries[bit] = c
-		r.has |= 1 << bit
+// setCountry takes a two-letter code; names (IPinfo lite's country is
+// "Canada") are left to the country_code beside them.
+func (f *geoFacts) setCountry(bit int, s string) {
+	if len(s) != 2 {
+		return
+	}
+	if c, ok := CountryCode(s); ok && f.countries[bit] == 0 {
+		f.countries[bit] = c
+		f.has |= 1 << bit
 	}
 }
 
@@ -465,197 +554,27 @@ func (r *geoRecord) setCountry(bit int, s string) {
 // (IPinfo lite's continent is "North America"), the name of one
 // continent. A code field (continent.code, continent_code) wins over a
 // plain continent whatever the order of the fields in the record.
-func (r *geoRecord) setContinent(bit int, s string) {
+func (f *geoFacts) setContinent(bit int, s string) {
+	if s == "" {
+		return
+	}
 	k := ContinentFromCode(strings.ToUpper(s))
 	if k == ContinentUnknown && len(s) > 2 {
 		if set, ok := ParseContinent(s); ok && set&(set-1) == 0 {
-			for c := Continent(1); c < numContinents; c++ {
-				if set.Has(c) {
-					k = c
-				}
-			}
+			set.Each(func(c Continent) { k = c })
 		}
 	}
-	if k != ContinentUnknown && (r.continent == ContinentUnknown || bit != fContinentPlainBit) {
-		r.continent = k
-		r.has |= 1 << bit
+	if k != ContinentUnknown && (f.continent == ContinentUnknown || bit != fContinentPlainBit) {
+		f.continent = k
+		f.has |= 1 << bit
 	}
 }
 
-func (r *geoRecord) setASN(bit int, n uint32) {
-	if n != 0 {
-		r.asn = n
-		r.has |= 1 << bit
+func (f *geoFacts) setASN(bit int, n uint32) {
+	if n != 0 && f.asn == 0 {
+		f.asn = n
+		f.has |= 1 << bit
 	}
-}
-
-func (r *geoRecord) sawKey(k string) {
-	if r.keys != nil {
-		if _, ok := r.keys[k]; !ok {
-			r.keys[k] = struct{}{}
-		}
-	}
-}
-
-// UnmarshalMaxMindDB reads the top-level map of a record; other fields
-// are skipped by the map iterator without decoding.
-func (r *geoRecord) UnmarshalMaxMindDB(d *mmdbdata.Decoder) error {
-	if k, err := d.PeekKind(); err != nil || k != mmdbdata.KindMap {
-		return err // a record that is not a map holds nothing ips reads
-	}
-	fields, _, err := d.ReadMap()
-	if err != nil {
-		return err
-	}
-	for key, err := range fields {
-		if err != nil {
-			return err
-		}
-		kind, err := d.PeekKind()
-		if err != nil {
-			return err
-		}
-		name := string(key)
-		if kind == mmdbdata.KindMap {
-			if err := r.readSubmap(d, name); err != nil {
-				return err
-			}
-			continue
-		}
-		r.sawKey(name)
-		switch name {
-		case "country_code":
-			if s, ok := readString(d, kind); ok {
-				r.setCountry(fCountryCodeBit, s)
-			}
-		case "country":
-			if s, ok := readString(d, kind); ok && len(s) == 2 {
-				r.setCountry(fCountryPlainBit, s)
-			}
-		case "continent_code":
-			if s, ok := readString(d, kind); ok {
-				r.setContinent(fContinentFlatBit, s)
-			}
-		case "continent":
-			if s, ok := readString(d, kind); ok {
-				r.setContinent(fContinentPlainBit, s)
-			}
-		case "autonomous_system_number":
-			r.setASN(fASNumberBit, readNumber(d, kind))
-		case "asn":
-			r.setASN(fASNBit, readNumber(d, kind))
-		}
-	}
-	return nil
-}
-
-// readSubmap reads the GeoIP2 nested objects (country, registered_country,
-// continent) and notes the keys of any other.
-func (r *geoRecord) readSubmap(d *mmdbdata.Decoder, name string) error {
-	want := ""
-	bit := -1
-	switch name {
-	case "country":
-		want, bit = "iso_code", fCountryISOBit
-	case "registered_country":
-		want, bit = "iso_code", fRegisteredBit
-	case "continent":
-		want, bit = "code", fContinentCodeBit
-	}
-	if r.keys == nil && bit < 0 {
-		return nil // the outer iterator skips the value
-	}
-	sub, _, err := d.ReadMap()
-	if err != nil {
-		return err
-	}
-	for k, err := range sub {
-		if err != nil {
-			return err
-		}
-		if r.keys != nil {
-			r.sawKey(name + "." + string(k))
-		}
-		if bit < 0 || string(k) != want {
-			continue
-		}
-		kind, err := d.PeekKind()
-		if err != nil {
-			return err
-		}
-		if s, ok := readString(d, kind); ok {
-			if bit == fContinentCodeBit {
-				r.setContinent(bit, s)
-			} else {
-				r.setCountry(bit, s)
-			}
-		}
-		if r.keys == nil {
-			break // the outer iterator finds the next field by itself
-		}
-	}
-	return nil
-}
-
-func readString(d *mmdbdata.Decoder, kind mmdbdata.Kind) (string, bool) {
-	if kind != mmdbdata.KindString {
-		return "", false
-	}
-	s, err := d.ReadString()
-	return s, err == nil
-}
-
-// readNumber reads an AS number stored as any unsigned or signed integer
-// type, or as a string ("15169", "AS15169"); 0 when it is none of these
-// or does not fit 32 bits.
-func readNumber(d *mmdbdata.Decoder, kind mmdbdata.Kind) uint32 {
-	var n uint64
-	switch kind {
-	case mmdbdata.KindUint16:
-		v, err := d.ReadUint16()
-		if err != nil {
-			return 0
-		}
-		n = uint64(v)
-	case mmdbdata.KindUint32:
-		v, err := d.ReadUint32()
-		if err != nil {
-			return 0
-		}
-		n = uint64(v)
-	case mmdbdata.KindUint64:
-		v, err := d.ReadUint64()
-		if err != nil {
-			return 0
-		}
-		n = v
-	case mmdbdata.KindUint128:
-		hi, lo, err := d.ReadUint128()
-		if err != nil || hi != 0 {
-			return 0
-		}
-		n = lo
-	case mmdbdata.KindInt32:
-		v, err := d.ReadInt32()
-		if err != nil || v < 0 {
-			return 0
-		}
-		n = uint64(v)
-	case mmdbdata.KindString:
-		s, err := d.ReadString()
-		if err != nil {
-			return 0
-		}
-		v, ok := ParseASN(s)
-		if !ok {
-			return 0
-		}
-		n = uint64(v)
-	}
-	if n > 1<<32-1 {
-		return 0
-	}
-	return uint32(n)
 }
 
 // ParseASN reads an AS number written "15169", "AS15169" or "as15169".
@@ -680,30 +599,39 @@ func ParseASN(s string) (uint32, bool) {
 const (
 	sampleFirst = 4096
 	sampleEvery = 256
+	keySample   = 64 // records whose field names are listed
 )
 
 // detectLayout walks every network (to count them) and decodes a sample
 // of records to see which fields the database has.
-func detectLayout(name string, r *maxminddb.Reader) (GeoLayout, error) {
+func detectLayout(name string, b []byte, r *maxminddb.Reader) (GeoLayout, fieldSet, error) {
 	l := GeoLayout{File: name, Type: r.Metadata.DatabaseType, IPVersion: int(r.Metadata.IPVersion)}
-	rec := geoRecord{keys: map[string]struct{}{}}
+	keys := map[string]struct{}{}
+	data := dataSection(b, r.Metadata)
 	var has fieldSet
 	i := 0
-	for res := range r.Networks() {
-		if err := res.Err(); err != nil {
-			return l, fmt.Errorf("reading the networks: %w", err)
-		}
-		if i < sampleFirst || i%sampleEvery == 0 {
-			rec.countries, rec.continent, rec.asn, rec.has = [4]Country{}, 0, 0, 0
-			if err := res.Decode(&rec); err != nil {
-				return l, fmt.Errorf("decoding the record of %s: %w", res.Prefix(), err)
+	decoded := map[uintptr]bool{} // records are shared by many networks: decode each once
+	_, err := walkTree(b, r.Metadata, func(off uintptr) error {
+		if (i < sampleFirst || i%sampleEvery == 0) && !decoded[off] {
+			decoded[off] = true
+			res := r.LookupOffset(off)
+			var f geoFacts
+			f.readGeoIP2(res)
+			f.readFlat(res)
+			f.readASN(res)
+			has |= f.has
+			if len(decoded) <= keySample {
+				recordKeys(data, uint(off), keys)
 			}
-			has |= rec.has
 		}
 		i++
+		return nil
+	})
+	if err != nil {
+		return l, 0, err
 	}
 	l.Networks = i
-	for k := range rec.keys {
+	for k := range keys {
 		l.Fields = append(l.Fields, k)
 	}
 	slices.Sort(l.Fields)
@@ -732,5 +660,226 @@ func detectLayout(name string, r *maxminddb.Reader) (GeoLayout, error) {
 	default:
 		l.Family = "unknown"
 	}
-	return l, nil
+	return l, has, nil
+}
+
+// walkTree calls visit with the record offset of every network that has
+// data, IPv4 once (not again under its IPv6 aliases), and returns their
+// number. It walks the search tree itself rather than with the reader's
+// Networks: every node is entered at most once, so a corrupt file whose
+// nodes link back to earlier ones costs one visit per node instead of a
+// walk that never ends.
+func walkTree(b []byte, m maxminddb.Metadata, visit func(off uintptr) error) (int, error) {
+	nodes, size := m.NodeCount, m.RecordSize
+	if size != 24 && size != 28 && size != 32 {
+		return 0, fmt.Errorf("unsupported record size %d", size)
+	}
+	per := size / 4 // bytes per node: two records
+	if nodes == 0 || nodes > uint(len(b))/per {
+		return 0, fmt.Errorf("corrupt search tree: %d nodes of %d bytes in a file of %d", nodes, per, len(b))
+	}
+	seen := make([]uint64, (nodes+63)/64)
+	stack := []uint{0}
+	n := 0
+	for len(stack) > 0 {
+		node := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[node/64]&(1<<(node%64)) != 0 {
+			continue
+		}
+		seen[node/64] |= 1 << (node % 64)
+		left, right := readNode(b[node*per:node*per+per], size)
+		for _, p := range [2]uint{left, right} {
+			switch {
+			case p == nodes: // no data
+			case p > nodes:
+				if p < nodes+16 {
+					return n, fmt.Errorf("corrupt search tree: node %d points into the data section separator", node)
+				}
+				n++
+				if err := visit(uintptr(p - nodes - 16)); err != nil {
+					return n, err
+				}
+			}
+		}
+		// Right first, so the left subtree is walked first (address order).
+		for _, p := range [2]uint{right, left} {
+			if p < nodes {
+				stack = append(stack, p)
+			}
+		}
+	}
+	return n, nil
+}
+
+// readNode reads a node's two records (the MaxMind DB format's 24-, 28-
+// and 32-bit layouts; a 28-bit node keeps the high nibbles of both
+// records in its middle byte).
+func readNode(b []byte, size uint) (left, right uint) {
+	switch size {
+	case 24:
+		return uint(b[0])<<16 | uint(b[1])<<8 | uint(b[2]), uint(b[3])<<16 | uint(b[4])<<8 | uint(b[5])
+	case 28:
+		return uint(b[3]&0xf0)<<20 | uint(b[0])<<16 | uint(b[1])<<8 | uint(b[2]),
+			uint(b[3]&0x0f)<<24 | uint(b[4])<<16 | uint(b[5])<<8 | uint(b[6])
+	default:
+		return uint(b[0])<<24 | uint(b[1])<<16 | uint(b[2])<<8 | uint(b[3]),
+			uint(b[4])<<24 | uint(b[5])<<16 | uint(b[6])<<8 | uint(b[7])
+	}
+}
+
+// The MaxMind DB format's data section, as much as recordKeys needs of
+// it: a control byte holds the type in its top 3 bits (0: extended, the
+// type is 7 plus the next byte) and a size in the low 5 (29, 30, 31: the
+// size is in the next 1, 2, 3 bytes, plus 29, 285, 65821); a pointer (type
+// 1) holds its size class in bits 3-4 and the top bits of the target in
+// bits 0-2.
+const (
+	mmdbPointer = 1
+	mmdbString  = 2
+	mmdbMap     = 7
+	mmdbBool    = 14
+	mmdbArray   = 11
+	mmdbMaxType = 15
+)
+
+var metadataMarker = []byte("\xab\xcd\xefMaxMind.com")
+
+// dataSection is the part of the file between the search tree (and its
+// 16-byte separator) and the metadata.
+func dataSection(b []byte, m maxminddb.Metadata) []byte {
+	start := m.NodeCount*(m.RecordSize/4) + 16
+	end := bytes.LastIndex(b, metadataMarker)
+	if end < 0 || start > uint(end) {
+		return nil
+	}
+	return b[start:end]
+}
+
+// mmdbCtrl reads the control byte(s) at off: the type, the size (for a
+// pointer, the target) and the offset of the payload.
+func mmdbCtrl(d []byte, off uint) (typ, size, next uint, ok bool) {
+	at := func(i uint) uint {
+		if i >= uint(len(d)) {
+			ok = false
+			return 0
+		}
+		return uint(d[i])
+	}
+	ok = true
+	c := at(off)
+	off++
+	typ = c >> 5
+	if typ == mmdbPointer {
+		v := c & 7
+		switch (c >> 3) & 3 {
+		case 0:
+			size, off = v<<8|at(off), off+1
+		case 1:
+			size, off = (v<<16|at(off)<<8|at(off+1))+2048, off+2
+		case 2:
+			size, off = (v<<24|at(off)<<16|at(off+1)<<8|at(off+2))+526336, off+3
+		default:
+			size, off = at(off)<<24|at(off+1)<<16|at(off+2)<<8|at(off+3), off+4
+		}
+		return typ, size, off, ok
+	}
+	if typ == 0 {
+		typ, off = 7+at(off), off+1
+	}
+	size = c & 0x1f
+	switch size {
+	case 29:
+		size, off = 29+at(off), off+1
+	case 30:
+		size, off = 285+(at(off)<<8|at(off+1)), off+2
+	case 31:
+		size, off = 65821+(at(off)<<16|at(off+1)<<8|at(off+2)), off+3
+	}
+	return typ, size, off, ok && typ <= mmdbMaxType
+}
+
+// mmdbFollow resolves one pointer (the format allows no pointer to a
+// pointer).
+func mmdbFollow(d []byte, off uint) (typ, size, next uint, ok bool) {
+	typ, size, next, ok = mmdbCtrl(d, off)
+	if ok && typ == mmdbPointer {
+		typ, size, next, ok = mmdbCtrl(d, size)
+		ok = ok && typ != mmdbPointer
+	}
+	return
+}
+
+// mmdbSkip returns the offset after the value at off. Each step reads at
+// least one byte, so a damaged count runs out of bytes instead of time.
+func mmdbSkip(d []byte, off uint) (uint, bool) {
+	for left := uint(1); left > 0; left-- {
+		typ, size, next, ok := mmdbCtrl(d, off)
+		if !ok || next > uint(len(d)) {
+			return 0, false
+		}
+		switch typ {
+		case mmdbPointer, mmdbBool: // the pointer bytes only; a bool's value is its size
+		case mmdbMap:
+			left += 2 * size
+		case mmdbArray:
+			left += size
+		default:
+			next += size
+		}
+		if left > uint(len(d)) {
+			return 0, false
+		}
+		off = next
+	}
+	return off, off <= uint(len(d))
+}
+
+// mmdbString reads the string at off, following a pointer.
+func mmdbStr(d []byte, off uint) (string, bool) {
+	typ, size, next, ok := mmdbFollow(d, off)
+	if !ok || typ != mmdbString || next+size > uint(len(d)) {
+		return "", false
+	}
+	return string(d[next : next+size]), true
+}
+
+// recordKeys adds the field names of the record at off to keys: the
+// top-level ones, and for a field that is a map, its keys as
+// "field.key". It gives up quietly on damaged bytes.
+func recordKeys(d []byte, off uint, keys map[string]struct{}) {
+	typ, size, p, ok := mmdbFollow(d, off)
+	if !ok || typ != mmdbMap {
+		return
+	}
+	for i := uint(0); i < size && i < 256; i++ {
+		k, ok := mmdbStr(d, p)
+		if !ok {
+			return
+		}
+		if p, ok = mmdbSkip(d, p); !ok {
+			return
+		}
+		if vt, vs, vp, ok := mmdbFollow(d, p); ok && vt == mmdbMap {
+			q := vp
+			for j := uint(0); j < vs && j < 256; j++ {
+				sk, ok := mmdbStr(d, q)
+				if !ok {
+					break
+				}
+				keys[k+"."+sk] = struct{}{}
+				if q, ok = mmdbSkip(d, q); !ok {
+					break
+				}
+				if q, ok = mmdbSkip(d, q); !ok {
+					break
+				}
+			}
+		} else {
+			keys[k] = struct{}{}
+		}
+		if p, ok = mmdbSkip(d, p); !ok {
+			return
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/oschwald/maxminddb-golang/v2"
 
 	"ips/pools"
 	"ips/pools/geotest"
@@ -33,7 +34,7 @@ var layoutCases = []layoutCase{
 	{&geotest.IPLocationDBCountry, &geotest.IPLocationDBASN, "ip-location-db", "country_code", "", "autonomous_system_number"},
 	{&geotest.IPLocationDBCountryV4, &geotest.IPLocationDBASN, "ip-location-db", "country_code", "", "autonomous_system_number"},
 	{&geotest.IPLocationDBCountry, &geotest.NumericASN, "ip-location-db", "country_code", "", "asn"},
-	{&geotest.IPinfoLite, nil, "IPinfo lite", "country_code", "continent_code, else continent", "asn"},
+	{&geotest.IPinfoLite, nil, "IPinfo lite", "country_code", "continent_code", "asn"},
 	{&geotest.IPinfoCountryASN, nil, "IPinfo country_asn", "country", "continent", "asn"},
 }
 
@@ -238,6 +239,43 @@ func TestGeoRefused(t *testing.T) {
 	g, err := pools.OpenGeo(lite, lite)
 	if err != nil || len(g.Layouts()) != 1 || g.Lookup(netip.MustParseAddr("8.8.8.8")).ASN != 15169 {
 		t.Errorf("IPinfo lite for both: %v %+v", err, g.Layouts())
+	}
+}
+
+// TestGeoRecordSizes: the tree walk that counts networks and samples
+// records reads 24-, 28- and 32-bit search trees, IPv4 and IPv6, and
+// finds what the reader's own walk finds.
+func TestGeoRecordSizes(t *testing.T) {
+	for _, size := range []int{24, 28, 32} {
+		for _, v := range []int{4, 6} {
+			l := geotest.GeoLite2Country
+			l.RecordSize, l.IPVersion = size, v
+			b, err := geotest.Build(l, geotest.World)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := maxminddb.OpenBytes(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for res := range r.Networks() {
+				if res.Err() != nil {
+					t.Fatal(res.Err())
+				}
+				want++
+			}
+			g, err := pools.NewGeo(b, nil)
+			if err != nil {
+				t.Fatalf("%d bits, IPv%d: %v", size, v, err)
+			}
+			if n := g.Layouts()[0].Networks; n != want || want < 8 {
+				t.Errorf("%d bits, IPv%d: %d networks, the reader walks %d", size, v, n, want)
+			}
+			if gi := g.Lookup(netip.MustParseAddr("10.99.0.12")); gi.Country.String() != "DE" {
+				t.Errorf("%d bits, IPv%d: %+v", size, v, gi)
+			}
+		}
 	}
 }
 

@@ -37,7 +37,10 @@ type Layout struct {
 	Name      string
 	Type      string
 	IPVersion int // 4 or 6
-	Record    func(Net) mmdbtype.Map
+	// RecordSize is the search tree's record size in bits (24, 28 or
+	// 32; 0 is 24).
+	RecordSize int
+	Record     func(Net) mmdbtype.Map
 }
 
 // The layouts.
@@ -46,7 +49,7 @@ var (
 	GeoLite2Country = Layout{Name: "GeoLite2-Country", Type: "GeoLite2-Country", IPVersion: 6, Record: geoip2Record(false)}
 	// GeoLite2City: MaxMind's free city database (the same country and
 	// continent objects, and city, location, postal, subdivisions).
-	GeoLite2City = Layout{Name: "GeoLite2-City", Type: "GeoLite2-City", IPVersion: 6, Record: geoip2Record(true)}
+	GeoLite2City = Layout{Name: "GeoLite2-City", Type: "GeoLite2-City", IPVersion: 6, RecordSize: 28, Record: geoip2Record(true)}
 	// GeoLite2ASN: MaxMind's free ASN database.
 	GeoLite2ASN = Layout{Name: "GeoLite2-ASN", Type: "GeoLite2-ASN", IPVersion: 6, Record: asnRecord}
 	// DBIPCountryLite and DBIPCityLite follow MaxMind's GeoIP2 layout.
@@ -186,12 +189,20 @@ func ipinfoCountryASNRecord(n Net) mmdbtype.Map {
 // Build writes a database of layout l holding nets (IPv6 networks are
 // left out of an IPv4 database).
 func Build(l Layout, nets []Net) ([]byte, error) {
-	return BuildRecords(l.Type, l.IPVersion, nets, l.Record)
+	size := l.RecordSize
+	if size == 0 {
+		size = 24
+	}
+	return buildRecords(l.Type, l.IPVersion, size, nets, l.Record)
 }
 
 // BuildRecords writes a database of type typ whose records rec makes.
 func BuildRecords(typ string, ipVersion int, nets []Net, rec func(Net) mmdbtype.Map) ([]byte, error) {
-	t, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: typ, IPVersion: ipVersion, IncludeReservedNetworks: true, RecordSize: 24})
+	return buildRecords(typ, ipVersion, 24, nets, rec)
+}
+
+func buildRecords(typ string, ipVersion, recordSize int, nets []Net, rec func(Net) mmdbtype.Map) ([]byte, error) {
+	t, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: typ, IPVersion: ipVersion, IncludeReservedNetworks: true, RecordSize: recordSize})
 	if err != nil {
 		return nil, err
 	}
