@@ -1012,25 +1012,40 @@ func (c *compiler) geo() {
 		}
 		return
 	}
-	key := geoKey(loc, asn)
-	if prev := c.opt.Previous; prev != nil && key != "" && prev.geoKey == key {
-		c.set.geo, c.set.geoKey = prev.geo, key
-	} else {
+	for {
+		key := geoKey(loc, asn)
+		if prev := c.opt.Previous; prev != nil && key != "" && prev.geoKey == key {
+			c.set.geo, c.set.geoKey = prev.geo, key
+			break
+		}
 		g, err := pools.OpenGeo(loc, asn)
-		if err != nil {
-			// The error names the database that failed (pools.GeoError).
-			off, fail := asnOff, needASN
-			if ge := (*pools.GeoError)(nil); errors.As(err, &ge) && ge.Location {
-				off, fail = locOff, needLoc
-			}
-			if fail {
-				c.errorf(off, "%v", err)
-			} else {
-				c.warnf(off, "%v (no rule needs it)", err)
-			}
+		if err == nil {
+			c.set.geo, c.set.geoKey = g, key
+			break
+		}
+		// The error names the database that failed (pools.GeoError).
+		isLoc := false
+		if ge := (*pools.GeoError)(nil); errors.As(err, &ge) {
+			isLoc = ge.Location
+		}
+		off, fail := asnOff, needASN
+		if isLoc {
+			off, fail = locOff, needLoc
+		}
+		if fail {
+			c.errorf(off, "%v", err)
 			return
 		}
-		c.set.geo, c.set.geoKey = g, key
+		c.warnf(off, "%v (no rule needs it)", err)
+		// Keep the other database: rules may need it.
+		if isLoc {
+			loc = ""
+		} else {
+			asn = ""
+		}
+		if loc == "" && asn == "" {
+			return
+		}
 	}
 	// A location database with AS numbers (IPinfo's) serves ASN rules
 	// without an ASN database.

@@ -120,6 +120,15 @@ func TestCheckGeoIPRefused(t *testing.T) {
 		{[]string{"--geoip", files[4].loc}, // ip-location-db country has no AS numbers
 			[]string{"AS numbers need a GeoIP ASN database (" + files[4].loc + " has none)"}},
 	}
+	// An unusable database no rule needs is a warning, and the one the
+	// rules need stays in use (not countries silently off).
+	only := filepath.Join(dir, "countries.json")
+	os.WriteFile(only, []byte(`{"version": 1, "policies": [{"id": 0, "default_marker": "pass", "markers": {"countries": {"US": "drop"}}}]}`), 0o644)
+	code, out, errs := runIPS("check", "--geoip", files[0].loc, "--geoip-asn", odd, only)
+	if code != 0 || !strings.Contains(errs, "warning: geoip "+odd+": ") || !strings.Contains(errs, "(no rule needs it)") ||
+		!strings.Contains(out, "geoip: "+files[0].loc+": ") || strings.Contains(out, "GeoIP: none") {
+		t.Errorf("unusable ASN database, country rules: exit %d\n%s\n%s", code, out, errs)
+	}
 	for _, c := range cases {
 		code, _, errs := runIPS(append(append([]string{"check"}, c.args...), pol)...)
 		for _, w := range c.want {
