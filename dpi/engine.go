@@ -163,7 +163,7 @@ func (e *Engine) remember(f *Flow) {
 		return
 	}
 	r.Meta = nil
-	e.recent[f.key.hash()%recentSlots] = recentResult{key: f.key, used: true, clientLo: f.clientLo, ended: f.LastSeen, r: r}
+	e.recent[e.t.hash(&f.key)%recentSlots] = recentResult{key: f.key, used: true, clientLo: f.clientLo, ended: f.LastSeen, r: r}
 }
 
 // resume restores the result of a flow that ended idle when the same
@@ -173,7 +173,7 @@ func (e *Engine) resume(f *Flow, p *Packet, now int64) bool {
 	if p.Proto == IPProtoTCP && p.TCPFlags&TCPSyn != 0 {
 		return false
 	}
-	rr := &e.recent[f.key.hash()%recentSlots]
+	rr := &e.recent[e.t.hash(&f.key)%recentSlots]
 	if !rr.used || rr.key != f.key {
 		return false
 	}
@@ -224,7 +224,7 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 	e.expire(now, 2)
 
 	k, srcLo := makeKey(p)
-	h := k.hash()
+	h := e.t.hash(&k)
 	f := e.t.lookup(&k, h)
 	if f != nil && p.Proto == IPProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn &&
 		f.flags&(flowRst|flowFinClient|flowFinServer) != 0 {
@@ -232,13 +232,7 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 		f = nil
 	}
 	if f == nil {
-		if e.t.full() {
-			if old := e.t.oldest(); old != nil {
-				e.stats.Evicted++
-				e.end(old, EndEvicted)
-			}
-		}
-		f = e.t.insert(&k, h)
+		f = e.newFlow(&k, h, now)
 		e.start(f, p, srcLo, now)
 	} else {
 		e.t.touch(f)
@@ -270,7 +264,35 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 	if !f.Result.State.Final() {
 		e.inspect(f, p, dir)
 	}
+	e.t.settle(f)
 	return f, dir
+}
+
+// evictIdle is how long an undecided flow must have been silent to be
+// evicted before decided flows when the table is full (see table.victim):
+// longer than a handshake's round trip on slow paths, shorter than the
+// time a flood of new flows takes to fill any table worth having.
+const evictIdle = int64(time.Second)
+
+// newFlow makes room for a new flow when the table is full (or the key's
+// probe window is) and inserts it.
+func (e *Engine) newFlow(k *FlowKey, h uint64, now int64) *Flow {
+	if e.t.full() {
+		if old := e.t.victim(now, evictIdle); old != nil {
+			e.stats.Evicted++
+			e.end(old, EndEvicted)
+		}
+	}
+	for {
+		if f := e.t.insert(k, h); f != nil {
+			return f
+		}
+		// No free index position within maxProbe of the key's home: evict
+		// a flow of that window. Each round removes a flow, so this ends;
+		// with a keyed hash one round is all it ever takes.
+		e.stats.Evicted++
+		e.end(e.t.victimIn(h, now, evictIdle), EndEvicted)
+	}
 }
 
 func (e *Engine) start(f *Flow, p *Packet, srcLo bool, now int64) {

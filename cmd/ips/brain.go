@@ -28,6 +28,8 @@ type brainOptions struct {
 	GeoIP    string
 	MarkMask uint32
 	Fail     verdict.FailMode
+	// MaxFlows bounds each queue worker's flow table.
+	MaxFlows int
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -79,7 +81,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 		}
 	}
 	return policy.NewWorker(policy.WorkerConfig{
-		Engine:  dpi.Config{DNSCache: b.dns},
+		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
 		Decided: report("decided"),
