@@ -29,6 +29,10 @@ type Config struct {
 	StreamBytes int
 	// MaxStreams bounds the reassembly buffers alive at once. Default 4096.
 	MaxStreams int
+	// DNSPending bounds the flows holding recorded DNS queries (64 bytes
+	// each) at once; beyond it a query is not recorded and its answer
+	// teaches nothing. Default DefaultDNSPending.
+	DNSPending int
 	// Catalog maps hosts and addresses to applications. Default: the
 	// embedded catalog.
 	Catalog *Catalog
@@ -62,13 +66,19 @@ func (r EndReason) String() string {
 
 // Stats are an engine's counters.
 type Stats struct {
-	Packets, Bytes     uint64
-	Flows              uint64 // flows created
-	Active             int    // flows in the table now
-	Expired, Evicted   uint64
-	LaterFragments     uint64 // non-first fragments (no ports: not attributed)
-	Malformed          uint64
-	StreamsExhausted   uint64
+	Packets, Bytes   uint64
+	Flows            uint64 // flows created
+	Active           int    // flows in the table now
+	Expired, Evicted uint64
+	LaterFragments   uint64 // non-first fragments (no ports: not attributed)
+	Malformed        uint64
+	StreamsExhausted uint64
+	// DNSPendingExhausted counts DNS queries not recorded (Config.DNSPending
+	// reached), whose answers then teach the name cache nothing.
+	DNSPendingExhausted uint64
+	// ProbeEvictions counts flows evicted because a new key's probe window
+	// in the table index was full (0 but for astronomically unlucky keys).
+	ProbeEvictions     uint64
 	ScratchesAllocated int
 	StreamsAllocated   int
 }
@@ -86,6 +96,8 @@ type Engine struct {
 	metaFree    []*Meta
 	streamFree  [][]byte
 	streamsOut  int
+	dnsFree     []*dnsPending
+	dnsOut      int
 
 	stats Stats
 	ctx   Ctx
@@ -124,6 +136,9 @@ func NewEngine(cfg Config) *Engine {
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 4096
+	}
+	if cfg.DNSPending <= 0 {
+		cfg.DNSPending = DefaultDNSPending
 	}
 	if cfg.DNSCache == nil {
 		cfg.DNSCache = NewDNSCache(1 << 16)
@@ -205,6 +220,7 @@ func (e *Engine) Stats() Stats {
 	s.Active = e.t.count
 	s.ScratchesAllocated = e.scratches
 	s.StreamsAllocated = e.streamsOut + len(e.streamFree)
+	s.ProbeEvictions = e.t.probeEvictions
 	return s
 }
 
@@ -343,6 +359,7 @@ func (e *Engine) freeScratch(f *Flow) {
 	e.releaseStream(&s.tcp[0])
 	e.releaseStream(&s.tcp[1])
 	e.quicRelease(s)
+	e.dnsRelease(s)
 	s.reset()
 	e.scratchFree = append(e.scratchFree, s)
 }
