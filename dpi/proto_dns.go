@@ -21,7 +21,7 @@ type dnsState struct {
 	// ednsQuery is the UDP payload size the query advertised (RFC 6891):
 	// answers up to it are not oversized.
 	ednsQuery uint16
-	counted uint16 // the packet (DPIPackets) waited counted last
+	counted   uint16 // the packet (DPIPackets) waited counted last
 	// tcpOff is, per direction, where the next length-prefixed message
 	// starts in the buffered TCP stream (buffers beyond 64 KiB are read
 	// up to there).
