@@ -96,7 +96,8 @@ type Engine struct {
 	metaFree    []*Meta
 	streamFree  [][]byte
 	streamsOut  int
-	dnsFree     []*dnsPending
+	dnsPool     []dnsPending // Config.DNSPending at most
+	dnsFree     []uint16     // free dnsPool entries (index+1)
 	dnsOut      int
 
 	stats Stats

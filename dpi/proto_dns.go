@@ -21,14 +21,16 @@ type dnsState struct {
 	// ednsQuery is the UDP payload size the query advertised (RFC 6891):
 	// answers up to it are not oversized.
 	ednsQuery uint16
-	counted   uint16 // the packet (DPIPackets) waited counted last
+	counted   uint8 // the packet (DPIPackets, low byte) waited counted last
 	// tcpOff is, per direction, where the next length-prefixed message
 	// starts in the buffered TCP stream (buffers beyond 64 KiB are read
 	// up to there).
 	tcpOff [2]uint16
-	// pend holds the queries the client sent that await an answer (from
-	// the engine's bounded pool; nil when none was recorded).
-	pend *dnsPending
+	// pend is the index+1 in the engine's bounded pool of the queries the
+	// client sent that await an answer (0: none recorded). An index, not
+	// a pointer: the scratch of every flow carries this field, and a
+	// pointer-sized one would push it into the next allocation size class.
+	pend uint16
 }
 
 // DNS answers teach the engine's cache which name an address belongs to,
@@ -50,7 +52,7 @@ const (
 	// dnsAnswerWindow is how long after its query an answer is believed
 	// (stub resolvers give up after 5 s and retry with the same id).
 	dnsAnswerWindow = 10_000 // milliseconds
-	// DefaultDNSPending is the default Config.DNSPending.
+	// DefaultDNSPending is the default Config.DNSPending (at most 65535).
 	DefaultDNSPending = 16384
 )
 
@@ -69,30 +71,39 @@ type dnsPending struct {
 	q [dnsPendingPerFlow]dnsQuery
 }
 
+// dnsPendingOf is the flow's recorded queries, or nil.
+func (e *Engine) dnsPendingOf(s *dnsState) *dnsPending {
+	if s.pend == 0 {
+		return nil
+	}
+	return &e.dnsPool[s.pend-1]
+}
+
 func (e *Engine) dnsAcquire(s *dnsState) *dnsPending {
-	if s.pend != nil {
-		return s.pend
+	if s.pend != 0 {
+		return e.dnsPendingOf(s)
 	}
 	if n := len(e.dnsFree); n > 0 {
 		s.pend = e.dnsFree[n-1]
 		e.dnsFree = e.dnsFree[:n-1]
-	} else if e.dnsOut < e.cfg.DNSPending {
-		s.pend = new(dnsPending)
+	} else if len(e.dnsPool) < min(e.cfg.DNSPending, 0xffff) {
+		e.dnsPool = append(e.dnsPool, dnsPending{})
+		s.pend = uint16(len(e.dnsPool))
 	} else {
 		e.stats.DNSPendingExhausted++
 		return nil
 	}
 	e.dnsOut++
-	return s.pend
+	return e.dnsPendingOf(s)
 }
 
 // dnsRelease returns a flow's recorded queries to the pool.
 func (e *Engine) dnsRelease(s *scratch) {
-	if p := s.dns.pend; p != nil {
+	if p := e.dnsPendingOf(&s.dns); p != nil {
 		*p = dnsPending{}
-		e.dnsFree = append(e.dnsFree, p)
+		e.dnsFree = append(e.dnsFree, s.dns.pend)
 		e.dnsOut--
-		s.dns.pend = nil
+		s.dns.pend = 0
 	}
 }
 
@@ -143,7 +154,7 @@ func dnsRecord(c *Ctx, s *dnsState, m *dnsmsg.Message) {
 // dnsAnswers reports whether the response m answers a recorded query
 // (and uses that query up).
 func dnsAnswers(c *Ctx, s *dnsState, m *dnsmsg.Message) bool {
-	p := s.pend
+	p := c.e.dnsPendingOf(s)
 	if p == nil || c.Dir != ToClient || !m.HasQuestion {
 		return false
 	}
@@ -168,12 +179,13 @@ func dnsAnswers(c *Ctx, s *dnsState, m *dnsmsg.Message) bool {
 }
 
 // dnsAwaiting reports whether recorded queries still await answers.
-func dnsAwaiting(s *dnsState) bool {
-	if s.pend == nil {
+func dnsAwaiting(c *Ctx, s *dnsState) bool {
+	p := c.e.dnsPendingOf(s)
+	if p == nil {
 		return false
 	}
-	for i := range s.pend.q {
-		if s.pend.q[i].used {
+	for i := range p.q {
+		if p.q[i].used {
 			return true
 		}
 	}
@@ -281,7 +293,7 @@ func dnsHandle(c *Ctx, s *dnsState, proto ProtoID, msg []byte) Status {
 		return dnsStatus(c, s)
 	}
 	answers := dnsAnswers(c, s, &m)
-	if !answers && dnsAwaiting(s) {
+	if !answers && dnsAwaiting(c, s) {
 		// Not the answer to what the client asked (another id or
 		// question, from the client's side, too late): it describes
 		// nothing, and the real answer may still come.
@@ -321,7 +333,7 @@ func dnsHandle(c *Ctx, s *dnsState, proto ProtoID, msg []byte) Status {
 		// second query on the same socket may follow, as nDPI waits for.
 		return dnsStatus(c, s)
 	}
-	if c.L4() == IPProtoTCP && dnsAwaiting(s) {
+	if c.L4() == IPProtoTCP && dnsAwaiting(c, s) {
 		return dnsStatus(c, s) // pipelined queries still to be answered
 	}
 	return Done
@@ -407,8 +419,8 @@ func dnsStatus(c *Ctx, s *dnsState) Status {
 	if s.proto == 0 {
 		return Continue
 	}
-	if s.counted != c.Flow.Result.DPIPackets { // once per packet, however many messages it holds
-		s.counted = c.Flow.Result.DPIPackets
+	if s.counted != uint8(c.Flow.Result.DPIPackets) { // once per packet, however many messages it holds
+		s.counted = uint8(c.Flow.Result.DPIPackets)
 		if s.waited++; s.waited > dnsWait {
 			return Done
 		}
