@@ -173,3 +173,21 @@ func TestEvictionPrefersIdleUndecided(t *testing.T) {
 		t.Errorf("%d flows in the table, want 16", n)
 	}
 }
+
+// The interner is bounded by bytes as well as entries: distinct long
+// strings (made-up user agents) start it over before it holds more than
+// internBytes.
+func TestInternerBoundedByBytes(t *testing.T) {
+	in := newInterner(1 << 16)
+	b := make([]byte, 4096)
+	for i := range 10_000 { // 40 MiB of distinct strings offered
+		b[0], b[1] = byte(i), byte(i>>8)
+		in.bytes(b)
+		if in.size > internBytes {
+			t.Fatalf("after %d strings the interner holds %d bytes, bound %d", i+1, in.size, internBytes)
+		}
+	}
+	if len(in.m) == 0 || len(in.m) > internBytes/4096 {
+		t.Errorf("%d strings held", len(in.m))
+	}
+}
