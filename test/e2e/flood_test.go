@@ -73,16 +73,17 @@ func floodOnce(t *testing.T, args []string, limit uint64) {
 	// Legitimate flows opened during the flood.
 	time.Sleep(time.Second)
 	lan := topo.LAN4(0)
-	rounds, errs := 0, 0
-	for time.Since(began) < time.Duration(floodFlows/load.Rate*0.8)*time.Second {
+	rounds := 0
+	for time.Since(began) < time.Duration(floodFlows/load.Rate*0.7*float64(time.Second)) {
 		rounds++
+		before := overflowed(d.Stats(t))
 		if body, err := apps.HTTPSGet(topo.LAN, lan, "allowed.example", 3*time.Second); err != nil || body != "hello allowed.example" {
-			errs++
 			t.Errorf("during the flood, allowed.example: %q %v", body, err)
 		}
 		if _, err := apps.HTTPSGet(topo.LAN, lan, "blocked.example", 2*time.Second); err == nil {
-			errs++
-			t.Errorf("during the flood, blocked.example got through")
+			// Fail-open: a packet that finds the queue full is accepted
+			// uninspected. A moderate flood must not overflow it.
+			t.Errorf("during the flood, blocked.example got through (queue overflows meanwhile: %d)", overflowed(d.Stats(t))-before)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -96,8 +97,11 @@ func floodOnce(t *testing.T, args []string, limit uint64) {
 	s := d.Stats(t)
 	got := s.QueuedPackets()
 	ct := sysctl(t, topo.Bridge, "net/netfilter/nf_conntrack_count")
-	t.Logf("flood: %d packets (new flows) sent in %v; ips received %d; nf_conntrack_max %s, count after %s; %d rounds of legitimate flows",
-		sent, took.Round(time.Millisecond), got, ctMax, ct, rounds)
+	ctStat := conntrackStat(t, topo.Bridge)
+	t.Logf("flood: %d packets (new flows) sent in %v; ips received %d (queue overflows %d); nf_conntrack_max %s, count after %s; %d rounds of legitimate flows",
+		sent, took.Round(time.Millisecond), got, overflowed(s), ctMax, ct, rounds)
+	t.Logf("conntrack in the bridge namespace: %d early drops (unreplied entries dropped to admit new ones), %d new flows dropped (table full)",
+		ctStat["early_drop"], ctStat["drop"])
 	t.Logf("ips RSS: %.1f MiB at start, %.1f MiB now, peak (VmHWM) %.1f MiB, bound %d MiB",
 		mib(start.VmRSS), mib(mem.VmRSS), mib(mem.VmHWM), limit>>20)
 	for _, l := range strings.Split(d.Log(), "\n") {
@@ -108,8 +112,11 @@ func floodOnce(t *testing.T, args []string, limit uint64) {
 	if sent < floodFlows {
 		t.Fatalf("udpload sent %d packets, want %d", sent, floodFlows)
 	}
-	if got < floodFlows*9/10 {
-		t.Errorf("ips received %d of the %d flood packets: the flood did not reach the daemon", got, sent)
+	// Half the flood is several times any table here: enough to fill it
+	// and to measure the bound. Less means the daemon was starved (the
+	// rest was accepted uninspected, fail-open) or the kernel dropped it.
+	if got < floodFlows/2 {
+		t.Errorf("ips received %d of the %d flood packets (queue overflows %d): the flood did not reach the daemon", got, sent, overflowed(s))
 	}
 	if rounds == 0 {
 		t.Error("no legitimate flow was tried during the flood")
@@ -132,10 +139,42 @@ func floodRate() float64 {
 	if v, err := strconv.ParseFloat(os.Getenv("IPS_FLOOD_RATE"), 64); err == nil && v > 0 {
 		return v
 	}
-	return 100_000
+	return 60_000
+}
+
+// overflowed is the packets the queues could not take (with fail-open,
+// accepted uninspected).
+func overflowed(s harness.DaemonStats) uint64 {
+	var n uint64
+	for _, q := range s.Queues {
+		n += q.Kernel.Dropped + q.Kernel.UserDropped + q.ENOBUFS
+	}
+	return n
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// conntrackStat sums the per-CPU rows of /proc/net/stat/nf_conntrack (the
+// namespace's own counters) by column name.
+func conntrackStat(t *testing.T, ns harness.NS) map[string]uint64 {
+	t.Helper()
+	out, err := ns.Run("cat", "/proc/net/stat/nf_conntrack")
+	sum := map[string]uint64{}
+	if err != nil {
+		t.Log(err)
+		return sum
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	names := strings.Fields(lines[0])
+	for _, l := range lines[1:] {
+		for i, v := range strings.Fields(l) {
+			if n, err := strconv.ParseUint(v, 16, 64); err == nil && i < len(names) {
+				sum[names[i]] += n
+			}
+		}
+	}
+	return sum
+}
 
 func sysctl(t *testing.T, ns harness.NS, name string) string {
 	t.Helper()
