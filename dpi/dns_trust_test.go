@@ -157,3 +157,50 @@ func TestDNSPendingBounded(t *testing.T) {
 		t.Errorf("pool: %d out, %d free after both flows were decided", e.dnsOut, len(e.dnsFree))
 	}
 }
+
+// FuzzDNSDissector drives DNS over UDP and TCP through the engine: the
+// input is cut into payloads; each payload's first byte picks its
+// direction and the gateway side it enters from. Whatever the bytes, the
+// pools come back, and nothing is learned from a flow whose client sent
+// nothing.
+func FuzzDNSDissector(f *testing.F) {
+	q := &dnsMsg{b: dnsQ(5, "www.example.com", 1)}
+	a := &dnsMsg{b: dnsA(5, "www.example.com", 1, "198.51.100.5")}
+	tq, ta := append(q.tcp(), q.b...), append(a.tcp(), a.b...)
+	f.Add(false, joinPayloads(append([]byte{0x10}, q.b...), append([]byte{0x21}, a.b...)))
+	f.Add(true, joinPayloads(append([]byte{0x10}, tq[:5]...), append([]byte{0x10}, tq[5:]...), append([]byte{0x21}, ta[:1]...), append([]byte{0x21}, ta[1:]...)))
+	f.Add(true, joinPayloads(append([]byte{0x10}, append(tq, tq...)...), append([]byte{0x21}, append(ta, ta...)...)))
+	f.Fuzz(func(t *testing.T, tcp bool, b []byte) {
+		proto := uint8(IPProtoUDP)
+		if tcp {
+			proto = IPProtoTCP
+		}
+		s := fuzzSim(t, proto, "10.0.0.1:40000", "192.0.2.53:53")
+		s.e.cfg.DNSPending = 2
+		if tcp {
+			s.handshake()
+		}
+		clientSent := false
+		for _, p := range splitPayloads(b) {
+			if len(p) == 0 {
+				continue
+			}
+			d := Dir(p[0] & 1)
+			s.ingress[d] = Ingress(p[0] >> 4 % 3)
+			if d == ToServer && len(p) > 1 {
+				clientSent = true
+			}
+			s.send(d, p[1:])
+		}
+		s.e.Flush()
+		if s.e.streamsOut != 0 || s.e.dnsOut != 0 {
+			t.Fatalf("%d stream buffers, %d DNS query records not returned", s.e.streamsOut, s.e.dnsOut)
+		}
+		if len(s.e.dnsPool) > 2 {
+			t.Fatalf("DNS pool grew to %d, bound 2", len(s.e.dnsPool))
+		}
+		if _, ok := s.e.dns.Get(netip.MustParseAddr("198.51.100.5")); ok && !clientSent {
+			t.Fatal("the cache learned from a flow whose client sent nothing")
+		}
+	})
+}
