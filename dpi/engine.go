@@ -66,21 +66,22 @@ func (r EndReason) String() string {
 
 // Stats are an engine's counters.
 type Stats struct {
-	Packets, Bytes   uint64
-	Flows            uint64 // flows created
-	Active           int    // flows in the table now
-	Expired, Evicted uint64
-	LaterFragments   uint64 // non-first fragments (no ports: not attributed)
-	Malformed        uint64
-	StreamsExhausted uint64
+	Packets, Bytes     uint64
+	Flows              uint64 // flows created
+	Active             int    // flows in the table now
+	Expired, Evicted   uint64
+	LaterFragments     uint64 // non-first fragments (no ports: not attributed)
+	Malformed          uint64
+	StreamsExhausted   uint64
+	ScratchesAllocated int
+	StreamsAllocated   int
+
 	// DNSPendingExhausted counts DNS queries not recorded (Config.DNSPending
 	// reached), whose answers then teach the name cache nothing.
 	DNSPendingExhausted uint64
 	// ProbeEvictions counts flows evicted because a new key's probe window
 	// in the table index was full (0 but for astronomically unlucky keys).
-	ProbeEvictions     uint64
-	ScratchesAllocated int
-	StreamsAllocated   int
+	ProbeEvictions uint64
 }
 
 // Engine classifies packets into flows.
