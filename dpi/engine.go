@@ -13,8 +13,10 @@ import (
 
 // Config tunes an engine. Zero values take the defaults.
 type Config struct {
-	// MaxFlows bounds the flow table; the oldest idle flow is evicted to
-	// make room. Default 262144.
+	// MaxFlows bounds the flow table (at most MaxTableFlows). When it is
+	// full a flow is evicted to make room: an undecided flow idle for a
+	// second or more, else the least recently seen decided flow, else the
+	// least recently seen one. Default 262144.
 	MaxFlows int
 	// IdleTimeout ends a flow not seen for this long (capture time).
 	// Default 30 s.
