@@ -31,6 +31,8 @@ type brainOptions struct {
 	GeoIPASN string
 	MarkMask uint32
 	Fail     verdict.FailMode
+	// MaxFlows bounds each queue worker's flow table.
+	MaxFlows int
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -82,7 +84,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 		}
 	}
 	return policy.NewWorker(policy.WorkerConfig{
-		Engine:  dpi.Config{DNSCache: b.dns},
+		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
 		Decided: report("decided"),

@@ -45,6 +45,8 @@ type runConfig struct {
 	Control       string `json:"control"`
 	LogLevel      string `json:"log_level"`
 	LogFormat     string `json:"log_format"`
+	// MaxFlows: see the --max-flows flag (0: sized from memory).
+	MaxFlows int `json:"max_flows"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -85,6 +87,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel's flow hash keeps each flow on one queue")
 	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
 	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
+	fs.IntVar(&c.MaxFlows, "max-flows", 0, "flows tracked at once, `N` in total across the queues (split evenly per queue); when full, idle undecided flows are evicted first, then decided ones (their verdicts stay in conntrack). 0: sized from memory, MemTotal/128 at 1 KiB per flow, 4096..1048576")
 	fs.StringVar(&c.Fail, "fail", "open", "fail mode `open|closed`: what happens to undecided traffic when ips is down, overloaded or fails")
 	fs.StringVar(&c.GeoIP, "geoip", "", "GeoIP location `FILE` (.mmdb: GeoIP2/GeoLite2, DB-IP lite, IPinfo lite, ip-location-db) for country/continent rules")
 	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "GeoIP ASN `FILE` (.mmdb: GeoLite2-ASN, DB-IP ASN lite, ip-location-db asn) for asn rules")
@@ -195,6 +198,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.QueueBase = fromFlags.QueueBase
 			case "queue-len":
 				cfg.QueueLen = fromFlags.QueueLen
+			case "max-flows":
+				cfg.MaxFlows = fromFlags.MaxFlows
 			case "fail":
 				cfg.Fail = fromFlags.Fail
 			case "geoip":
@@ -247,6 +252,9 @@ func (c *runConfig) check() (checked, error) {
 	}
 	if c.QueueLen < 1 {
 		bad("--queue-len %d: want at least 1", c.QueueLen)
+	}
+	if err := checkMaxFlows(c.MaxFlows, c.Queues); err != nil {
+		bad("%v", err)
 	}
 	var err error
 	if k.fail, err = verdict.ParseFailMode(c.Fail); err != nil {
@@ -341,7 +349,13 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
-	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail}, r.ev, r.log)
+	maxFlows := r.cfg.MaxFlows
+	if maxFlows == 0 {
+		maxFlows = defaultMaxFlows(memTotal())
+	}
+	r.log.Info("flow table", "max_flows", maxFlows, "per_queue", perQueueFlows(maxFlows, r.cfg.Queues))
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail,
+		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues)}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}
