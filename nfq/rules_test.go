@@ -54,8 +54,8 @@ func TestRulesetOrder(t *testing.T) {
 		`save: meta mark & 0x000f0000 == 0x00050000 drop # ips:save-drop`,
 		`save: meta mark & 0x000f0000 == 0x00070000 meta l4proto tcp reject with tcp reset # ips:save-reject-tcp`,
 		`save: meta mark & 0x000f0000 == 0x00070000 reject # ips:save-reject`,
-		`shape: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 counter accept # ips:shape-class`,
-		`shape: ct mark & 0x00ff0000 == 0x00390000 meta priority set 1:3 counter accept # ips:shape-class`,
+		`shape: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 meta mark set meta mark & 0xff00ffff | 0x00190000 counter accept # ips:shape-class`,
+		`shape: ct mark & 0x00ff0000 == 0x00390000 meta priority set 1:3 meta mark set meta mark & 0xff00ffff | 0x00390000 counter accept # ips:shape-class`,
 	}, "\n")
 	if got != want {
 		t.Errorf("ruleset:\n%s\nwant:\n%s", got, want)

@@ -20,6 +20,8 @@ type brain interface {
 	NewDecider(queue uint16) verdict.Decider
 	// ShapeClasses are the shaper classes the loaded policy uses.
 	ShapeClasses() []uint16
+	// ShapePlan is the loaded policy's shapers and pools.
+	ShapePlan() verdict.ShapePlan
 }
 
 // brainOptions are the run flags the policy engine needs.
@@ -28,6 +30,9 @@ type brainOptions struct {
 	GeoIP    string
 	MarkMask uint32
 	Fail     verdict.FailMode
+	// OnDecided, when set, is told of every flow whose decision became
+	// final (on the worker's goroutine; it must not block).
+	OnDecided func(f *dpi.Flow, d verdict.Decision)
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -82,7 +87,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 		Engine:  dpi.Config{DNSCache: b.dns},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
-		Decided: report("decided"),
+		Decided: b.decided(report("decided")),
 		Ended:   report("ended"),
 	}, b.log.With("queue", queue))
 }
@@ -98,3 +103,15 @@ func (b *policyBrain) ShapeClasses() []uint16 {
 	}
 	return out
 }
+
+func (b *policyBrain) decided(report func(*dpi.Flow, verdict.Decision)) func(*dpi.Flow, verdict.Decision) {
+	if b.opt.OnDecided == nil {
+		return report
+	}
+	return func(f *dpi.Flow, d verdict.Decision) {
+		b.opt.OnDecided(f, d)
+		report(f, d)
+	}
+}
+
+func (b *policyBrain) ShapePlan() verdict.ShapePlan { return b.holder.Load().ShapePlan() }

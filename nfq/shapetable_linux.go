@@ -1,0 +1,305 @@
+//go:build linux
+
+package nfq
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+
+	"ips/verdict"
+)
+
+// ShapeTable is our table "netdev ips" (see shaperules.go): the egress
+// chains of the shaped ports and the maps that classify shaped packets.
+// Like "inet ips" it is ours alone and outlives the process, so that
+// shaped flows stay shaped while ips restarts; ips doctor --cleanup
+// removes it.
+type ShapeTable struct {
+	mu     sync.Mutex
+	conn   *nftables.Conn
+	layout verdict.MarkLayout
+	log    *slog.Logger
+	t      *nftables.Table
+	sets   map[string]*nftables.Set
+	cur    verdict.Classification
+	hosts  map[hostKey]uint32
+	built  bool
+}
+
+type hostKey struct {
+	addr  netip.Addr
+	class uint16
+}
+
+// NewShapeTable opens the netlink connection; nothing is installed until
+// Apply.
+func NewShapeTable(layout verdict.MarkLayout, log *slog.Logger) (*ShapeTable, error) {
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &ShapeTable{conn: c, layout: layout, log: log,
+		t:     &nftables.Table{Name: ShapeTableName, Family: nftables.TableFamilyNetdev},
+		hosts: map[hostKey]uint32{}}, nil
+}
+
+func (st *ShapeTable) newSets() map[string]*nftables.Set {
+	c2 := func(a, b nftables.SetDatatype) nftables.SetDatatype {
+		t, err := nftables.ConcatSetType(a, b)
+		if err != nil {
+			panic(err) // constant types: cannot fail
+		}
+		return t
+	}
+	return map[string]*nftables.Set{
+		setPools4:  {Table: st.t, Name: setPools4, IsMap: true, Interval: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeMark},
+		setPools6:  {Table: st.t, Name: setPools6, IsMap: true, Interval: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeMark},
+		setClasses: {Table: st.t, Name: setClasses, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeMark, nftables.TypeMark), DataType: nftables.TypeMark},
+		setHosts4:  {Table: st.t, Name: setHosts4, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeIPAddr, nftables.TypeMark), DataType: nftables.TypeMark},
+		setHosts6:  {Table: st.t, Name: setHosts6, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeIP6Addr, nftables.TypeMark), DataType: nftables.TypeMark},
+	}
+}
+
+func ne32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
+func (st *ShapeTable) markOf(class uint16) uint32 {
+	return st.layout.Value(verdict.Decision{Action: verdict.Shape, Class: class, Final: true})
+}
+
+func rangeElems(rs []verdict.PoolRange, v6 bool) []nftables.SetElement {
+	var out []nftables.SetElement
+	for _, r := range rs {
+		if r.From.Is6() != v6 {
+			continue
+		}
+		from, to := r.From.AsSlice(), r.To.AsSlice()
+		out = append(out, nftables.SetElement{Key: from, Val: ne32(r.Pool)})
+		if end, ok := rangeEnd(to); ok {
+			out = append(out, nftables.SetElement{Key: end, IntervalEnd: true})
+		}
+	}
+	return out
+}
+
+func (st *ShapeTable) classElems(es []verdict.ClassEntry) []nftables.SetElement {
+	out := make([]nftables.SetElement, 0, len(es))
+	for _, e := range es {
+		out = append(out, nftables.SetElement{Key: append(ne32(e.Pool), ne32(st.markOf(e.Class))...), Val: ne32(e.ClassID)})
+	}
+	return out
+}
+
+func (st *ShapeTable) hostElem(h verdict.HostEntry) nftables.SetElement {
+	return nftables.SetElement{Key: append(h.Addr.AsSlice(), ne32(st.markOf(h.Class))...), Val: ne32(h.ClassID)}
+}
+
+// Apply makes the table say c, in one transaction: the table is created
+// (replacing one an earlier run left) when it does not exist yet or its
+// ports changed, otherwise only the maps whose contents changed are
+// refilled. A failed transaction leaves the previous state in force.
+func (st *ShapeTable) Apply(c verdict.Classification) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rebuild := !st.built || !slices.Equal(c.WANPorts, st.cur.WANPorts) || !slices.Equal(c.LANPorts, st.cur.LANPorts) ||
+		c.SmallUnshaped != st.cur.SmallUnshaped || c.SmallClassID != st.cur.SmallClassID
+	if rebuild {
+		if exists, _ := st.exists(); exists {
+			st.conn.DelTable(st.t)
+		}
+		st.conn.AddTable(st.t)
+		st.sets = st.newSets()
+		for _, name := range []string{setPools4, setPools6, setClasses, setHosts4, setHosts6} {
+			if err := st.conn.AddSet(st.sets[name], nil); err != nil {
+				return fmt.Errorf("nftables set %s: %w", name, err)
+			}
+		}
+		prio := nftables.ChainPriorityRef(0)
+		policy := nftables.ChainPolicyAccept
+		for _, side := range []struct {
+			ports  []string
+			upload bool
+		}{{c.WANPorts, true}, {c.LANPorts, false}} {
+			rules := shapeChainRules(st.layout, side.upload, c.SmallUnshaped, c.SmallClassID)
+			for _, p := range side.ports {
+				// nft: chain up-wan0 { type filter hook egress device "wan0" priority 0; policy accept; }
+				ch := st.conn.AddChain(&nftables.Chain{Name: shapeChainName(p, side.upload), Table: st.t, Type: nftables.ChainTypeFilter,
+					Hooknum: nftables.ChainHookEgress, Priority: prio, Policy: &policy, Device: p})
+				for _, r := range rules {
+					for _, e := range r.exprs {
+						if l, ok := e.(*expr.Lookup); ok {
+							l.SetID = st.sets[l.SetName].ID
+						}
+					}
+					st.conn.AddRule(&nftables.Rule{Table: st.t, Chain: ch, Exprs: r.exprs,
+						UserData: userdata.AppendString(nil, userdata.TypeComment, r.tag)})
+				}
+			}
+		}
+	}
+	fill := func(name string, changed bool, elems []nftables.SetElement) error {
+		if !rebuild && !changed {
+			return nil
+		}
+		if !rebuild {
+			st.conn.FlushSet(st.sets[name])
+		}
+		if len(elems) == 0 {
+			return nil
+		}
+		if err := st.conn.SetAddElements(st.sets[name], elems); err != nil {
+			return fmt.Errorf("nftables map %s: %w", name, err)
+		}
+		return nil
+	}
+	rangesChanged := !slices.Equal(c.Ranges, st.cur.Ranges)
+	if err := fill(setPools4, rangesChanged, rangeElems(c.Ranges, false)); err != nil {
+		return err
+	}
+	if err := fill(setPools6, rangesChanged, rangeElems(c.Ranges, true)); err != nil {
+		return err
+	}
+	if err := fill(setClasses, !slices.Equal(c.Entries, st.cur.Entries), st.classElems(c.Entries)); err != nil {
+		return err
+	}
+	// Host entries: the plan's, replacing every host entry.
+	hostsChanged := rebuild || !slices.Equal(c.Hosts, st.cur.Hosts)
+	var h4, h6 []nftables.SetElement
+	hosts := map[hostKey]uint32{}
+	for _, h := range c.Hosts {
+		hosts[hostKey{h.Addr, h.Class}] = h.ClassID
+		if h.Addr.Is4() {
+			h4 = append(h4, st.hostElem(h))
+		} else {
+			h6 = append(h6, st.hostElem(h))
+		}
+	}
+	if err := fill(setHosts4, hostsChanged, h4); err != nil {
+		return err
+	}
+	if err := fill(setHosts6, hostsChanged, h6); err != nil {
+		return err
+	}
+	if err := st.conn.Flush(); err != nil {
+		if rebuild {
+			st.built = false
+		}
+		return fmt.Errorf("nftables table netdev %s: %w", ShapeTableName, err)
+	}
+	st.built = true
+	st.cur = c
+	st.cur.Hosts = slices.Clone(c.Hosts)
+	st.hosts = hosts
+	return nil
+}
+
+// SetHosts adds and removes per-host entries in one transaction.
+func (st *ShapeTable) SetHosts(add, del []verdict.HostEntry) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.built {
+		return fmt.Errorf("nftables table netdev %s: not installed", ShapeTableName)
+	}
+	split := func(hs []verdict.HostEntry) (v4, v6 []nftables.SetElement) {
+		for _, h := range hs {
+			if h.Addr.Is4() {
+				v4 = append(v4, st.hostElem(h))
+			} else {
+				v6 = append(v6, st.hostElem(h))
+			}
+		}
+		return
+	}
+	d4, d6 := split(del)
+	a4, a6 := split(add)
+	for _, x := range []struct {
+		set      string
+		del, add []nftables.SetElement
+	}{{setHosts4, d4, a4}, {setHosts6, d6, a6}} {
+		if len(x.del) > 0 {
+			if err := st.conn.SetDeleteElements(st.sets[x.set], x.del); err != nil {
+				return err
+			}
+		}
+		if len(x.add) > 0 {
+			if err := st.conn.SetAddElements(st.sets[x.set], x.add); err != nil {
+				return err
+			}
+		}
+	}
+	if err := st.conn.Flush(); err != nil {
+		return fmt.Errorf("nftables host entries: %w", err)
+	}
+	for _, h := range del {
+		delete(st.hosts, hostKey{h.Addr, h.Class})
+	}
+	for _, h := range add {
+		st.hosts[hostKey{h.Addr, h.Class}] = h.ClassID
+	}
+	st.cur.Hosts = st.cur.Hosts[:0]
+	for k, v := range st.hosts {
+		st.cur.Hosts = append(st.cur.Hosts, verdict.HostEntry{Addr: k.addr, Class: k.class, ClassID: v})
+	}
+	return nil
+}
+
+func (st *ShapeTable) exists() (bool, error) {
+	tabs, err := st.conn.ListTablesOfFamily(nftables.TableFamilyNetdev)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range tabs {
+		if t.Name == ShapeTableName {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Remove deletes the table and closes the connection.
+func (st *ShapeTable) Remove() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	defer st.conn.CloseLasting()
+	_, err := removeShapeTable(st.conn)
+	st.built = false
+	return err
+}
+
+// removeShapeTable deletes "netdev ips" if it exists.
+func removeShapeTable(conn *nftables.Conn) (bool, error) {
+	tabs, err := conn.ListTablesOfFamily(nftables.TableFamilyNetdev)
+	if err != nil {
+		return false, fmt.Errorf("list nftables tables: %w", err)
+	}
+	for _, t := range tabs {
+		if t.Name == ShapeTableName {
+			conn.DelTable(t)
+			if err := conn.Flush(); err != nil {
+				return false, fmt.Errorf("delete nftables table netdev %s: %w", ShapeTableName, err)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// RemoveShapeTable deletes "netdev ips" in the calling thread's network
+// namespace (ips doctor --cleanup).
+func RemoveShapeTable() (bool, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return false, err
+	}
+	return removeShapeTable(c)
+}
