@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"sync"
 
@@ -30,13 +29,7 @@ type ShapeTable struct {
 	t      *nftables.Table
 	sets   map[string]*nftables.Set
 	cur    verdict.Classification
-	hosts  map[hostKey]uint32
 	built  bool
-}
-
-type hostKey struct {
-	addr  netip.Addr
-	class uint16
 }
 
 // NewShapeTable opens the netlink connection; nothing is installed until
@@ -50,8 +43,7 @@ func NewShapeTable(layout verdict.MarkLayout, log *slog.Logger) (*ShapeTable, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &ShapeTable{conn: c, layout: layout, log: log,
-		t:     &nftables.Table{Name: ShapeTableName, Family: nftables.TableFamilyNetdev},
-		hosts: map[hostKey]uint32{}}, nil
+		t: &nftables.Table{Name: ShapeTableName, Family: nftables.TableFamilyNetdev}}, nil
 }
 
 func (st *ShapeTable) newSets() map[string]*nftables.Set {
@@ -175,9 +167,7 @@ func (st *ShapeTable) Apply(c verdict.Classification) error {
 	// Host entries: the plan's, replacing every host entry.
 	hostsChanged := rebuild || !slices.Equal(c.Hosts, st.cur.Hosts)
 	var h4, h6 []nftables.SetElement
-	hosts := map[hostKey]uint32{}
 	for _, h := range c.Hosts {
-		hosts[hostKey{h.Addr, h.Class}] = h.ClassID
 		if h.Addr.Is4() {
 			h4 = append(h4, st.hostElem(h))
 		} else {
@@ -199,12 +189,13 @@ func (st *ShapeTable) Apply(c verdict.Classification) error {
 	st.built = true
 	st.cur = c
 	st.cur.Hosts = slices.Clone(c.Hosts)
-	st.hosts = hosts
+	st.cur.Entries = slices.Clone(c.Entries)
 	return nil
 }
 
-// SetHosts adds and removes per-host entries in one transaction.
-func (st *ShapeTable) SetHosts(add, del []verdict.HostEntry) error {
+// Update adds and removes pool and host entries in one transaction, as
+// pool and host classes come and go.
+func (st *ShapeTable) Update(u verdict.ClassUpdate) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if !st.built {
@@ -220,12 +211,12 @@ func (st *ShapeTable) SetHosts(add, del []verdict.HostEntry) error {
 		}
 		return
 	}
-	d4, d6 := split(del)
-	a4, a6 := split(add)
+	d4, d6 := split(u.DelHosts)
+	a4, a6 := split(u.AddHosts)
 	for _, x := range []struct {
 		set      string
 		del, add []nftables.SetElement
-	}{{setHosts4, d4, a4}, {setHosts6, d6, a6}} {
+	}{{setHosts4, d4, a4}, {setHosts6, d6, a6}, {setClasses, st.classElems(u.DelEntries), st.classElems(u.AddEntries)}} {
 		if len(x.del) > 0 {
 			if err := st.conn.SetDeleteElements(st.sets[x.set], x.del); err != nil {
 				return err
@@ -238,18 +229,16 @@ func (st *ShapeTable) SetHosts(add, del []verdict.HostEntry) error {
 		}
 	}
 	if err := st.conn.Flush(); err != nil {
-		return fmt.Errorf("nftables host entries: %w", err)
+		return fmt.Errorf("nftables table netdev %s: %w", ShapeTableName, err)
 	}
-	for _, h := range del {
-		delete(st.hosts, hostKey{h.Addr, h.Class})
+	for _, h := range u.DelHosts {
+		st.cur.Hosts = slices.DeleteFunc(st.cur.Hosts, func(x verdict.HostEntry) bool { return x == h })
 	}
-	for _, h := range add {
-		st.hosts[hostKey{h.Addr, h.Class}] = h.ClassID
+	st.cur.Hosts = append(st.cur.Hosts, u.AddHosts...)
+	for _, e := range u.DelEntries {
+		st.cur.Entries = slices.DeleteFunc(st.cur.Entries, func(x verdict.ClassEntry) bool { return x == e })
 	}
-	st.cur.Hosts = st.cur.Hosts[:0]
-	for k, v := range st.hosts {
-		st.cur.Hosts = append(st.cur.Hosts, verdict.HostEntry{Addr: k.addr, Class: k.class, ClassID: v})
-	}
+	st.cur.Entries = append(st.cur.Entries, u.AddEntries...)
 	return nil
 }
 

@@ -37,7 +37,8 @@ func TestShapeTableApply(t *testing.T) {
 		if err := st.Apply(c); err != nil {
 			return err
 		}
-		if err := st.SetHosts([]verdict.HostEntry{{Addr: netip.MustParseAddr("fd77::9"), Class: 2, ClassID: 0x11004}}, c.Hosts); err != nil {
+		if err := st.Update(verdict.ClassUpdate{AddHosts: []verdict.HostEntry{{Addr: netip.MustParseAddr("fd77::9"), Class: 2, ClassID: 0x11004}}, DelHosts: c.Hosts,
+			AddEntries: []verdict.ClassEntry{{Pool: 3, Class: 1, ClassID: 0x11005}}, DelEntries: c.Entries[:1]}); err != nil {
 			return err
 		}
 		return st.Remove()

@@ -79,8 +79,8 @@ type classSpec struct {
 	p     params
 }
 
-// desired lists the classes a plan needs apart from per-host ones, which
-// come and go with traffic.
+// desired lists the classes a plan needs up front: one per shaper. The
+// (shaper, pool) and (shaper, host) classes come and go with traffic.
 func desired(plan verdict.ShapePlan) ([]classSpec, error) {
 	var out []classSpec
 	seen := map[uint16]bool{}
@@ -97,11 +97,6 @@ func desired(plan verdict.ShapePlan) ([]classSpec, error) {
 		}
 		p := params{rate: s.Rate, ceil: max(s.Ceil, s.Rate)}
 		out = append(out, classSpec{key: classKey{kind: kindShaper, shaper: s.Name, num: s.Class}, class: s.Class, p: p})
-		if s.Per == verdict.PerPool {
-			for _, pl := range plan.Pools {
-				out = append(out, classSpec{key: classKey{kind: kindPool, shaper: s.Name, pool: pl.Name}, class: s.Class, p: p})
-			}
-		}
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tc "github.com/florianl/go-tc"
@@ -46,21 +47,29 @@ type Config struct {
 	// MaxHosts bounds the per-host classes (default 4096); beyond it a
 	// host's flows share its shaper's own class.
 	MaxHosts int
-	// HostIdle is how long a per-host class may pass no traffic before
-	// it is removed (default 60 s).
-	HostIdle time.Duration
-	Log      *slog.Logger
+	// MaxPoolClasses bounds the (shaper, pool) classes (default 16384);
+	// beyond it a pool's flows share the shaper's own class.
+	MaxPoolClasses int
+	// ClassIdle is how long a pool or host class may pass no traffic
+	// before it is removed (default 60 s); the pool's next flow of that
+	// shaper makes it again.
+	ClassIdle time.Duration
+	// Workers is how many rtnetlink sockets share a reload's class
+	// changes (default 4).
+	Workers int
+	Log     *slog.Logger
 }
 
 // Shaper owns the HTB trees on the shaped ports.
 type Shaper struct {
-	cfg   Config
-	log   *slog.Logger
-	tc    *tc.Tc
-	mu    sync.Mutex
-	ports []*portState // the ports we shape
-	skip  []Skipped
-	state string // state file path
+	cfg     Config
+	log     *slog.Logger
+	tc      *tc.Tc
+	workers []*tc.Tc
+	mu      sync.Mutex
+	ports   []*portState // the ports we shape
+	skip    []Skipped
+	state   string // state file path
 
 	installed bool
 	leaf      string // "fq_codel", or "" for the kernel's default leaf
@@ -70,7 +79,8 @@ type Shaper struct {
 	minors    *minors
 	poolKeys  map[string]uint32
 	nextPool  uint32
-	hosts     int
+	hosts     int // per-host classes
+	pools     int // per-pool classes
 }
 
 type portState struct {
@@ -102,8 +112,14 @@ func New(cfg Config) (*Shaper, error) {
 	if cfg.MaxHosts <= 0 {
 		cfg.MaxHosts = 4096
 	}
-	if cfg.HostIdle <= 0 {
-		cfg.HostIdle = time.Minute
+	if cfg.MaxPoolClasses <= 0 {
+		cfg.MaxPoolClasses = 16384
+	}
+	if cfg.ClassIdle <= 0 {
+		cfg.ClassIdle = time.Minute
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -117,6 +133,14 @@ func New(cfg Config) (*Shaper, error) {
 	if s.state, err = statePath(cfg.StateDir); err != nil {
 		t.Close()
 		return nil, err
+	}
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := tc.Open(&tc.Config{})
+		if err != nil {
+			break // fewer workers: slower reloads, nothing else
+		}
+		_ = w.SetOption(netlink.ExtendedAcknowledge, true)
+		s.workers = append(s.workers, w)
 	}
 	return s, nil
 }
@@ -226,11 +250,11 @@ func (s *Shaper) installPort(p *portState) error {
 		return fmt.Errorf("port %s: HTB root qdisc: %w", p.Name, err)
 	}
 	// tc class add dev DEV parent 1: classid 1:ffff htb rate LINE ceil LINE
-	if err := s.addClass(p, Major<<16, MinorRoot, params{line, line}); err != nil {
+	if err := s.addClass(s.tc, p, Major<<16, MinorRoot, params{line, line}); err != nil {
 		return err
 	}
 	// tc class add dev DEV parent 1:ffff classid 1:fffe htb rate LINE ceil LINE
-	if err := s.addClass(p, ClassID(MinorRoot), MinorDefault, params{line, line}); err != nil {
+	if err := s.addClass(s.tc, p, ClassID(MinorRoot), MinorDefault, params{line, line}); err != nil {
 		return err
 	}
 	if !s.probed {
@@ -274,8 +298,8 @@ func (s *Shaper) classObject(p *portState, parent uint32, minor uint16, pr param
 }
 
 // tc class add dev DEV parent P classid 1:M htb rate R ceil C burst B cburst CB quantum Q
-func (s *Shaper) addClass(p *portState, parent uint32, minor uint16, pr params) error {
-	if err := s.tc.Class().Add(s.classObject(p, parent, minor, pr)); err != nil {
+func (s *Shaper) addClass(t *tc.Tc, p *portState, parent uint32, minor uint16, pr params) error {
+	if err := t.Class().Add(s.classObject(p, parent, minor, pr)); err != nil {
 		return fmt.Errorf("port %s: add class %s: %w", p.Name, verdict.ClassIDString(ClassID(minor)), err)
 	}
 	return nil
@@ -283,29 +307,33 @@ func (s *Shaper) addClass(p *portState, parent uint32, minor uint16, pr params) 
 
 // tc class change dev DEV parent 1:ffff classid 1:M htb rate R ceil C ...
 // (the class keeps its queue and counters)
-func (s *Shaper) changeClass(p *portState, minor uint16, pr params) error {
+func (s *Shaper) changeClass(t *tc.Tc, p *portState, minor uint16, pr params) error {
 	o := s.classObject(p, ClassID(MinorRoot), minor, pr)
-	if err := s.tc.Class().Replace(o); err != nil {
+	if err := t.Class().Replace(o); err != nil {
 		return fmt.Errorf("port %s: change class %s: %w", p.Name, verdict.ClassIDString(ClassID(minor)), err)
 	}
 	return nil
 }
 
 // tc class del dev DEV classid 1:M
-func (s *Shaper) delClass(p *portState, minor uint16) error {
+func (s *Shaper) delClass(t *tc.Tc, p *portState, minor uint16) error {
 	o := &tc.Object{Msg: tc.Msg{Family: unix.AF_UNSPEC, Ifindex: p.ifindex, Handle: ClassID(minor), Parent: ClassID(MinorRoot)},
 		Attribute: tc.Attribute{Kind: "htb", Htb: htbClass(1e6, 1e6)}} // options ignored on delete
-	if err := s.tc.Class().Delete(o); err != nil {
+	if err := t.Class().Delete(o); err != nil {
 		return fmt.Errorf("port %s: delete class %s: %w", p.Name, verdict.ClassIDString(ClassID(minor)), err)
 	}
 	return nil
 }
 
-// Apply makes the classes on every port those of plan, in one pass:
-// classes whose shaper and pool stay and whose rates did not change are
-// not touched (their queues and counters go on), changed rates apply to
-// running flows at once, new shapers and pools get classes and removed
-// ones are deleted. commit is called with the new classification after
+// Apply makes the shaper classes on every port those of plan, in one
+// pass: classes whose shaper (and pool, or host) stays and whose rates
+// did not change are not touched (their queues and counters go on),
+// changed rates apply to running flows at once, new shapers get their
+// classes and removed ones are deleted, with their pool and host
+// classes. (shaper, pool) and (shaper, host) classes are made when the
+// first flow of that pool or host is decided into the shaper (Ensure),
+// so the cost of a policy with thousands of pools is paid only for the
+// pools that shape. commit is called with the new classification after
 // the classes it names exist and before any class is deleted; if it or
 // any tc change fails, what was done is undone and the old state stays
 // in force. The HTB roots are installed by the first plan with a shaper.
@@ -328,8 +356,8 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 	for _, c := range want {
 		wantBy[c.key] = c
 	}
-	// Per-host classes stay while their shaper is still per host (with
-	// the shaper's new rates) and their pool still exists.
+	// Pool and host classes stay while their shaper still divides its
+	// rate that way (with the shaper's new rates) and their pool exists.
 	shapers := map[string]verdict.ShaperSpec{}
 	for _, sh := range plan.Shapers {
 		shapers[sh.Name] = sh
@@ -339,10 +367,14 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 		poolsNow[pl.Name] = true
 	}
 	for k := range s.classes {
-		if k.kind != kindHost {
+		per := verdict.PerPool
+		switch k.kind {
+		case kindShaper:
 			continue
+		case kindHost:
+			per = verdict.PerHost
 		}
-		if sh, ok := shapers[k.shaper]; ok && sh.Per == verdict.PerHost && (k.pool == "" || poolsNow[k.pool]) {
+		if sh, ok := shapers[k.shaper]; ok && sh.Per == per && poolsNow[k.pool] {
 			wantBy[k] = classSpec{key: k, class: sh.Class, p: params{sh.Rate, max(sh.Ceil, sh.Rate)}}
 		}
 	}
@@ -357,9 +389,7 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 		}
 		for wk, w := range wantBy {
 			if wk.kind == kindShaper && w.class == c.minor {
-				for _, p := range s.ports {
-					_ = s.delClass(p, c.minor)
-				}
+				s.delEverywhere(c.minor)
 				delete(s.classes, k)
 				break
 			}
@@ -374,18 +404,17 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 	var added []*class
 	var changed []change
 	undo := func() {
+		var back []*class
 		for _, ch := range changed {
 			if ch.c.p != ch.old {
-				for _, p := range s.ports {
-					_ = s.changeClass(p, ch.c.minor, ch.old)
-				}
+				ch.c.p = ch.old
+				back = append(back, ch.c)
 			}
-			ch.c.p, ch.c.class = ch.old, ch.oldClass
+			ch.c.class = ch.oldClass
 		}
+		_ = s.changeAll(back)
 		for _, c := range added {
-			for _, p := range s.ports {
-				_ = s.delClass(p, c.minor)
-			}
+			s.delEverywhere(c.minor)
 			if c.key.kind != kindShaper {
 				s.minors.free(c.minor)
 			}
@@ -397,6 +426,7 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 	}
 	sortKeys(keys)
 	next := make(map[classKey]*class, len(wantBy))
+	var toChange []*class
 	for _, k := range keys {
 		w := wantBy[k]
 		if c, ok := s.classes[k]; ok {
@@ -406,39 +436,24 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 			}
 			changed = append(changed, change{c, c.p, c.class})
 			if c.p != w.p {
-				for _, p := range s.ports {
-					if err := s.changeClass(p, c.minor, w.p); err != nil {
-						undo()
-						return err
-					}
-				}
+				toChange = append(toChange, c)
 			}
 			c.p, c.class = w.p, w.class
 			continue
 		}
-		nc := &class{classSpec: w, lastSeen: time.Now()}
-		if k.kind == kindShaper {
-			nc.minor = w.class
-		} else {
-			m, ok := s.minors.take()
-			if !ok {
-				undo()
-				return errors.New("no tc class ids left (more than 61,000 pool and host classes)")
-			}
-			nc.minor = m
-		}
+		// Only shaper classes are new here: pool and host classes are
+		// made by Ensure.
+		nc := &class{classSpec: w, minor: w.class, lastSeen: time.Now()}
 		added = append(added, nc)
-		for _, p := range s.ports {
-			if err := s.addClass(p, ClassID(MinorRoot), nc.minor, nc.p); err != nil {
-				undo()
-				return err
-			}
-			if err := s.addLeaf(p, nc.minor); err != nil {
-				undo()
-				return fmt.Errorf("port %s: leaf qdisc of class %s: %w", p.Name, verdict.ClassIDString(ClassID(nc.minor)), err)
-			}
+		if err := s.addEverywhere(nc); err != nil {
+			undo()
+			return err
 		}
 		next[k] = nc
+	}
+	if err := s.changeAll(toChange); err != nil {
+		undo()
+		return err
 	}
 	// Pool keys: the old pools keep theirs.
 	keysNow := map[string]uint32{}
@@ -457,27 +472,117 @@ func (s *Shaper) Apply(plan verdict.ShapePlan, commit func(verdict.Classificatio
 		}
 	}
 	// Committed: delete the classes the plan no longer has.
+	var gone []uint16
 	for k, c := range s.classes {
 		if _, ok := next[k]; ok {
 			continue
 		}
-		for _, p := range s.ports {
-			if err := s.delClass(p, c.minor); err != nil {
-				s.log.Warn("deleting a class of the old plan", "class", k.String(), "err", err)
-			}
-		}
+		gone = append(gone, c.minor)
 		if k.kind != kindShaper {
 			s.minors.free(c.minor)
 		}
 	}
-	hosts := 0
-	for k := range next {
-		if k.kind == kindHost {
-			hosts++
+	if err := s.delAll(gone); err != nil {
+		s.log.Warn("deleting classes of the old plan", "err", err)
+	}
+	s.classes, s.plan, s.poolKeys = next, plan, keysNow
+	s.countLazy()
+	return nil
+}
+
+func (s *Shaper) countLazy() {
+	s.hosts, s.pools = 0, 0
+	for k := range s.classes {
+		switch k.kind {
+		case kindHost:
+			s.hosts++
+		case kindPool:
+			s.pools++
 		}
 	}
-	s.classes, s.plan, s.poolKeys, s.hosts = next, plan, keysNow, hosts
+}
+
+// addEverywhere adds a class (and its leaf) on every port; on error the
+// ports that got it lose it again.
+func (s *Shaper) addEverywhere(c *class) error {
+	for i, p := range s.ports {
+		err := s.addClass(s.tc, p, ClassID(MinorRoot), c.minor, c.p)
+		if err == nil {
+			if err = s.addLeaf(p, c.minor); err != nil {
+				err = fmt.Errorf("port %s: leaf qdisc of class %s: %w", p.Name, verdict.ClassIDString(ClassID(c.minor)), err)
+			}
+		}
+		if err != nil {
+			for _, q := range s.ports[:i+1] {
+				_ = s.delClass(s.tc, q, c.minor)
+			}
+			return err
+		}
+	}
 	return nil
+}
+
+func (s *Shaper) delEverywhere(minor uint16) {
+	for _, p := range s.ports {
+		_ = s.delClass(s.tc, p, minor)
+	}
+}
+
+// changeAll applies the rates of many classes on every port, spread over
+// the worker sockets: a reload that changes a shaper with a thousand
+// pool classes waits for the kernel, not for one round trip at a time.
+func (s *Shaper) changeAll(cs []*class) error {
+	n := len(cs) * len(s.ports)
+	return s.parallel(n, func(t *tc.Tc, i int) error {
+		c, p := cs[i/len(s.ports)], s.ports[i%len(s.ports)]
+		return s.changeClass(t, p, c.minor, c.p)
+	})
+}
+
+func (s *Shaper) delAll(minors []uint16) error {
+	n := len(minors) * len(s.ports)
+	return s.parallel(n, func(t *tc.Tc, i int) error {
+		return s.delClass(t, s.ports[i%len(s.ports)], minors[i/len(s.ports)])
+	})
+}
+
+// parallel runs f(0..n-1) over the worker sockets and returns the errors.
+func (s *Shaper) parallel(n int, f func(t *tc.Tc, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	if n < 8 || len(s.workers) == 0 {
+		var errs []error
+		for i := 0; i < n; i++ {
+			if err := f(s.tc, i); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, t := range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(t, i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func sortKeys(ks []classKey) {
@@ -536,55 +641,66 @@ func (s *Shaper) classification(plan verdict.ShapePlan, cs map[classKey]*class, 
 	return c
 }
 
-// AddHost gives a LAN host of a per-host shaper its own class on every
-// port. It returns the entry to add to the kernel's host map, and
-// ok=false when the host already has one, the shaper is not per host, or
-// the bound on host classes is reached (the host's flows then share the
-// shaper's own class).
-func (s *Shaper) AddHost(num uint16, pool string, addr netip.Addr) (verdict.HostEntry, bool, error) {
+// Ensure gives a pool (per-pool shapers) or a LAN host (per-host
+// shapers) of the shaper with class num its own class on every port, the
+// first time one of its flows is decided into the shaper. It returns what
+// the kernel's maps must add, and ok=false when there is nothing to add:
+// the class exists, the shaper is per "all", the host is in no pool, or
+// the bound on classes is reached (the flows then share the shaper's own
+// class).
+func (s *Shaper) Ensure(num uint16, pool string, addr netip.Addr) (verdict.ClassUpdate, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var u verdict.ClassUpdate
 	sh, ok := s.plan.Shaper(num)
-	if !ok || sh.Per != verdict.PerHost || !s.installed || pool == "" || !addr.IsValid() {
-		return verdict.HostEntry{}, false, nil
+	if !ok || !s.installed || pool == "" || sh.Per == verdict.PerAll {
+		return u, false, nil
 	}
-	k := classKey{kind: kindHost, shaper: sh.Name, pool: pool, host: addr.Unmap()}
+	k := classKey{kind: kindPool, shaper: sh.Name, pool: pool}
+	if sh.Per == verdict.PerHost {
+		if !addr.IsValid() {
+			return u, false, nil
+		}
+		k = classKey{kind: kindHost, shaper: sh.Name, pool: pool, host: addr.Unmap()}
+	}
 	if c, ok := s.classes[k]; ok {
 		c.lastSeen = time.Now()
-		return verdict.HostEntry{}, false, nil
+		return u, false, nil
 	}
-	if s.hosts >= s.cfg.MaxHosts {
-		return verdict.HostEntry{}, false, nil
+	key, known := s.poolKeys[pool]
+	if !known {
+		return u, false, nil
+	}
+	if k.kind == kindHost && s.hosts >= s.cfg.MaxHosts || k.kind == kindPool && s.pools >= s.cfg.MaxPoolClasses {
+		return u, false, nil
 	}
 	m, ok := s.minors.take()
 	if !ok {
-		return verdict.HostEntry{}, false, nil
+		return u, false, nil
 	}
 	c := &class{classSpec: classSpec{key: k, class: num, p: params{sh.Rate, max(sh.Ceil, sh.Rate)}}, minor: m, lastSeen: time.Now()}
-	for i, p := range s.ports {
-		err := s.addClass(p, ClassID(MinorRoot), m, c.p)
-		if err == nil {
-			_ = s.addLeaf(p, m)
-			continue
-		}
-		for _, q := range s.ports[:i] {
-			_ = s.delClass(q, m)
-		}
+	if err := s.addEverywhere(c); err != nil {
 		s.minors.free(m)
-		return verdict.HostEntry{}, false, err
+		return u, false, err
 	}
 	s.classes[k] = c
-	s.hosts++
-	return verdict.HostEntry{Addr: k.host, Class: num, ClassID: ClassID(m)}, true, nil
+	if k.kind == kindHost {
+		s.hosts++
+		u.AddHosts = []verdict.HostEntry{{Addr: k.host, Class: num, ClassID: ClassID(m)}}
+	} else {
+		s.pools++
+		u.AddEntries = []verdict.ClassEntry{{Pool: key, Class: num, ClassID: ClassID(m)}}
+	}
+	return u, true, nil
 }
 
-// ExpireHosts removes the per-host classes that passed no traffic for
-// HostIdle. del is called with the entries to take out of the kernel's
-// host map before their classes go.
-func (s *Shaper) ExpireHosts(now time.Time, del func([]verdict.HostEntry) error) error {
+// Expire removes the pool and host classes that passed no traffic for
+// ClassIdle. del is called with the map entries to take out of the
+// kernel before their classes go.
+func (s *Shaper) Expire(now time.Time, del func(verdict.ClassUpdate) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.hosts == 0 {
+	if s.hosts+s.pools == 0 {
 		return nil
 	}
 	bytes, err := s.classBytes()
@@ -593,38 +709,42 @@ func (s *Shaper) ExpireHosts(now time.Time, del func([]verdict.HostEntry) error)
 	}
 	var gone []*class
 	for _, c := range s.classes {
-		if c.key.kind != kindHost {
+		if c.key.kind == kindShaper {
 			continue
 		}
 		if b := bytes[c.minor]; b != c.bytes {
 			c.bytes, c.lastSeen = b, now
 			continue
 		}
-		if now.Sub(c.lastSeen) >= s.cfg.HostIdle {
+		if now.Sub(c.lastSeen) >= s.cfg.ClassIdle {
 			gone = append(gone, c)
 		}
 	}
 	if len(gone) == 0 {
 		return nil
 	}
-	var es []verdict.HostEntry
+	var u verdict.ClassUpdate
+	var minors []uint16
 	for _, c := range gone {
-		es = append(es, verdict.HostEntry{Addr: c.key.host, Class: c.class, ClassID: ClassID(c.minor)})
+		if c.key.kind == kindHost {
+			u.DelHosts = append(u.DelHosts, verdict.HostEntry{Addr: c.key.host, Class: c.class, ClassID: ClassID(c.minor)})
+		} else {
+			u.DelEntries = append(u.DelEntries, verdict.ClassEntry{Pool: s.poolKeys[c.key.pool], Class: c.class, ClassID: ClassID(c.minor)})
+		}
+		minors = append(minors, c.minor)
 	}
 	if del != nil {
-		if err := del(es); err != nil {
+		if err := del(u); err != nil {
 			return err
 		}
 	}
+	_ = s.delAll(minors)
 	for _, c := range gone {
-		for _, p := range s.ports {
-			_ = s.delClass(p, c.minor)
-		}
 		s.minors.free(c.minor)
 		delete(s.classes, c.key)
-		s.hosts--
 	}
-	s.log.Debug("per-host shaper classes removed when idle", "classes", len(gone))
+	s.countLazy()
+	s.log.Debug("idle pool and host shaper classes removed", "classes", len(gone))
 	return nil
 }
 
@@ -743,6 +863,9 @@ func (s *Shaper) Stop() error {
 		s.installed = false
 	}
 	s.tc.Close()
+	for _, w := range s.workers {
+		w.Close()
+	}
 	return errors.Join(errs...)
 }
 

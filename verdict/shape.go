@@ -131,3 +131,10 @@ type Classification struct {
 
 // ClassIDString prints a tc class id as tc does ("1:1a").
 func ClassIDString(id uint32) string { return fmt.Sprintf("%x:%x", id>>16, id&0xffff) }
+
+// ClassUpdate adds and removes pool and host entries of a
+// Classification as their classes come and go.
+type ClassUpdate struct {
+	AddEntries, DelEntries []ClassEntry
+	AddHosts, DelHosts     []HostEntry
+}

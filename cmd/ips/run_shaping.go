@@ -27,9 +27,10 @@ type shapingRun struct {
 	tab *nfq.ShapeTable
 	log *slog.Logger
 
-	// perHost: the pools' prefixes by name, for the per-host shapers'
-	// classes; nil while no shaper is per host.
-	perHost atomic.Pointer[perHostIndex]
+	// lazy: how each shaper divides its rate and the pools' prefixes by
+	// name, for the pool and host classes made on demand; nil while every
+	// shaper is per "all".
+	lazy    atomic.Pointer[lazyIndex]
 	reqs    chan hostReq
 	stop    chan struct{}
 	done    chan struct{}
@@ -37,9 +38,9 @@ type shapingRun struct {
 	dropped atomic.Uint64
 }
 
-type perHostIndex struct {
-	classes map[uint16]bool
-	pools   map[string][]netip.Prefix
+type lazyIndex struct {
+	per   map[uint16]verdict.ShaperPer
+	pools map[string][]netip.Prefix
 }
 
 type hostReq struct {
@@ -81,7 +82,7 @@ func newShapingRun(cfg *runConfig, layout verdict.MarkLayout, log *slog.Logger) 
 		sh.Stop()
 		return nil, err
 	}
-	s := &shapingRun{sh: sh, tab: tab, log: log, reqs: make(chan hostReq, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &shapingRun{sh: sh, tab: tab, log: log, reqs: make(chan hostReq, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s, nil
 }
@@ -93,19 +94,19 @@ func (s *shapingRun) apply(plan verdict.ShapePlan) error {
 	if err := s.sh.Apply(plan, s.tab.Apply); err != nil {
 		return fmt.Errorf("shaping: %w", err)
 	}
-	idx := &perHostIndex{classes: map[uint16]bool{}, pools: map[string][]netip.Prefix{}}
+	idx := &lazyIndex{per: map[uint16]verdict.ShaperPer{}, pools: map[string][]netip.Prefix{}}
 	for _, sh := range plan.Shapers {
-		if sh.Per == verdict.PerHost {
-			idx.classes[sh.Class] = true
+		if sh.Per != verdict.PerAll {
+			idx.per[sh.Class] = sh.Per
 		}
 	}
 	for _, p := range plan.Pools {
 		idx.pools[p.Name] = p.Prefixes
 	}
-	if len(idx.classes) == 0 {
+	if len(idx.per) == 0 {
 		idx = nil
 	}
-	s.perHost.Store(idx)
+	s.lazy.Store(idx)
 	if len(plan.Shapers) > 0 {
 		s.warnUnshaped(len(plan.Shapers))
 		s.log.Info("shaping applied", "shapers", len(plan.Shapers), "pools", len(plan.Pools),
@@ -139,14 +140,23 @@ func (s *shapingRun) warnUnshaped(shapers int) {
 	s.log.Warn("the policy shapes but some ports cannot be shaped", "ports", strings.Join(names, ","))
 }
 
-// decided is the policy workers' hook: a flow decided into a per-host
-// shaper asks for its LAN host's class. It never blocks.
+// decided is the policy workers' hook: a flow decided into a per-pool
+// shaper asks for its pool's class, into a per-host shaper for its LAN
+// host's. It never blocks.
 func (s *shapingRun) decided(f *dpi.Flow, d verdict.Decision) {
 	if d.Action != verdict.Shape || d.Pool == "" {
 		return
 	}
-	idx := s.perHost.Load()
-	if idx == nil || !idx.classes[d.Class] {
+	idx := s.lazy.Load()
+	if idx == nil {
+		return
+	}
+	switch idx.per[d.Class] {
+	case verdict.PerPool:
+		s.ask(hostReq{class: d.Class, pool: d.Pool})
+		return
+	case verdict.PerHost:
+	default:
 		return
 	}
 	pfx := idx.pools[d.Pool]
@@ -168,8 +178,12 @@ func (s *shapingRun) decided(f *dpi.Flow, d verdict.Decision) {
 	default:
 		return // both or neither in the pool: the pool's class decides
 	}
+	s.ask(hostReq{class: d.Class, pool: d.Pool, addr: host})
+}
+
+func (s *shapingRun) ask(r hostReq) {
 	select {
-	case s.reqs <- hostReq{class: d.Class, pool: d.Pool, addr: host}:
+	case s.reqs <- r:
 	default:
 		s.dropped.Add(1)
 	}
@@ -186,19 +200,19 @@ func (s *shapingRun) loop() {
 		case <-s.stop:
 			return
 		case r := <-s.reqs:
-			e, ok, err := s.sh.AddHost(r.class, r.pool, r.addr)
+			u, ok, err := s.sh.Ensure(r.class, r.pool, r.addr)
 			if err != nil {
-				s.log.Warn("per-host shaper class", "host", r.addr, "err", err)
+				s.log.Warn("shaper class", "pool", r.pool, "host", r.addr, "err", err)
 				continue
 			}
 			if ok {
-				if err := s.tab.SetHosts([]verdict.HostEntry{e}, nil); err != nil {
-					s.log.Warn("per-host shaper map entry", "host", r.addr, "err", err)
+				if err := s.tab.Update(u); err != nil {
+					s.log.Warn("shaper class map entry", "pool", r.pool, "host", r.addr, "err", err)
 				}
 			}
 		case now := <-t.C:
-			if err := s.sh.ExpireHosts(now, func(es []verdict.HostEntry) error { return s.tab.SetHosts(nil, es) }); err != nil {
-				s.log.Warn("expiring per-host shaper classes", "err", err)
+			if err := s.sh.Expire(now, s.tab.Update); err != nil {
+				s.log.Warn("expiring idle pool and host shaper classes", "err", err)
 			}
 		}
 	}
