@@ -462,3 +462,60 @@ func TestShapingScale(t *testing.T) {
 		t.Errorf("reload with one changed rate took %v, want < 200ms", reload)
 	}
 }
+
+// The shaping qdiscs cost unshaped traffic next to nothing: a decided,
+// unshaped 100 MB download through ips with a shaping policy (HTB roots
+// on both ports, the egress classification chains) runs at ≥ 95 % of the
+// same download through ips with a policy that shapes nothing (no qdisc,
+// no chain). Downloads alternate between two topologies (ABBA), medians
+// compared, best of up to three fresh measurements, as
+// TestDownloadOffload does.
+func TestShapingUnshapedThroughput(t *testing.T) {
+	const size = 100 << 20
+	dir := t.TempDir()
+	shaped := filepath.Join(dir, "shaped.json")
+	plain := filepath.Join(dir, "plain.json")
+	if err := harness.WriteFile(shaped, shapingPolicy("4mbit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.PoolPolicy(plain, "pass", nil); err != nil {
+		t.Fatal(err)
+	}
+	best := 0.0
+	for attempt := 1; attempt <= 3 && best < 0.95; attempt++ {
+		with, without := harness.NewTopology(t), harness.NewTopology(t)
+		for _, tp := range []*harness.Topology{with, without} {
+			harness.Serve(tp.WAN.Listen(t, "tcp", ":8000"), harness.Download(size))
+		}
+		dw := with.StartDaemon(t, t.TempDir(), "--policy", shaped, "--state-dir", dir)
+		dn := without.StartDaemon(t, t.TempDir(), "--policy", plain, "--state-dir", dir)
+		if q := qdiscShow(t, with); strings.Count(q, "qdisc htb 1: root") != 2 {
+			t.Fatalf("no HTB on the shaped bridge:\n%s", q)
+		}
+		time.Sleep(300 * time.Millisecond)
+		fetch := func(tp *harness.Topology) float64 {
+			n, rate, err := harness.Fetch(tp.LAN, netip.MustParseAddr(shapeHosts["plain"]), tp.WANAddr.String()+":8000", 30*time.Second)
+			if err != nil || n != size {
+				t.Fatalf("download: %d bytes, %v", n, err)
+			}
+			return rate
+		}
+		var a, b []float64
+		for i := 0; i < 30; i++ {
+			if i%2 == 0 {
+				b, a = append(b, fetch(without)), append(a, fetch(with))
+			} else {
+				a, b = append(a, fetch(with)), append(b, fetch(without))
+			}
+		}
+		ratio := median(a) / median(b)
+		t.Logf("RESULT attempt %d: 30 downloads of 100 MB each way, alternating: ips without shaping median %.0f MB/s, with the shaping qdiscs %.0f MB/s (%.1f%%)",
+			attempt, median(b)/1e6, median(a)/1e6, 100*ratio)
+		dw.Stop()
+		dn.Stop()
+		best = max(best, ratio)
+	}
+	if best < 0.95 {
+		t.Errorf("unshaped throughput with the shaping qdiscs %.1f%% of ips without them at best, want >= 95%%", 100*best)
+	}
+}
