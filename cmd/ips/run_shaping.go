@@ -351,3 +351,45 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// checkShaping is ips check's word on shapers: what bounds them, and,
+// with the run's ports, a warning when no port can be shaped.
+func checkShaping(path string, set *policy.Set, mask uint32, lan, wan []string, takeOver, quiet bool, stdout, stderr io.Writer) {
+	plan := set.ShapePlan()
+	if len(plan.Shapers) == 0 {
+		return
+	}
+	if mask == 0 {
+		mask = verdict.DefaultMarkMask
+	}
+	layout, err := verdict.NewMarkLayout(mask)
+	if err != nil {
+		return
+	}
+	maxc := min(int(layout.MaxClass()), shaping.MaxShaperClass)
+	if len(lan)+len(wan) == 0 {
+		if !quiet {
+			fmt.Fprintf(stdout, "%s: note: %d shaper(s); the mark mask %#08x carries shaper classes 1–%d (each shaper's pool and host classes are not bounded by it); shaped on the egress of the ips run --lan/--wan ports: add --lan/--wan here (as root) to check that they can be shaped\n",
+				path, len(plan.Shapers), mask, maxc)
+		}
+		return
+	}
+	var ports []shaping.Port
+	for _, n := range wan {
+		ports = append(ports, shaping.Port{Name: n, Side: verdict.SideWAN})
+	}
+	for _, n := range lan {
+		ports = append(ports, shaping.Port{Name: n, Side: verdict.SideLAN})
+	}
+	ok := 0
+	for _, c := range shaping.CheckPorts(ports, takeOver) {
+		if c.OK {
+			ok++
+			continue
+		}
+		fmt.Fprintf(stderr, "%s: warning: port %s cannot be shaped: %s\n", path, c.Port, c.Detail)
+	}
+	if ok == 0 {
+		fmt.Fprintf(stderr, "%s: warning: the policy shapes (%d shaper(s)) but no port can be shaped: shaped flows would run unlimited\n", path, len(plan.Shapers))
+	}
+}
