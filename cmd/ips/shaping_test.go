@@ -47,3 +47,25 @@ func TestRunShapingFlags(t *testing.T) {
 		t.Errorf("bad rate: %v", err)
 	}
 }
+
+// ips replay --policy names the shaper and the pool of a shaped flow.
+func TestReplayShaper(t *testing.T) {
+	code, out, errs := runIPS("replay", "--policy", "../../examples/policies/demo.json", "../../testdata/captures/demo.pcap")
+	if code != 0 || !strings.Contains(out, `"pool":"lan","shaper":"slow","explain":"pool lan → policy 1 (⊂ 0): category RemoteAccess → shape:slow"`) {
+		t.Errorf("exit %d\n%s\n%s", code, grepLines(out, "RemoteAccess"), errs)
+	}
+	code, out, _ = runIPS("replay", "--format", "table", "--policy", "../../examples/policies/demo.json", "../../testdata/captures/demo.pcap")
+	if code != 0 || !strings.Contains(out, " shape:slow pool lan") {
+		t.Errorf("table: exit %d\n%s", code, out)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

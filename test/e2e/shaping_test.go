@@ -267,7 +267,11 @@ func TestShapingEndToEnd(t *testing.T) {
 	for n := range c0 {
 		rate[n] = float64(c1[n]-c0[n]) * 8 / el.Seconds() / 1e6
 	}
-	t.Logf("RESULT Mbit/s over %.1fs: %v", el.Seconds(), rate)
+	t.Logf("RESULT measured over %.1f s after 2 s of warm-up, Mbit/s (BitTorrent shaped at 4 Mbit/s):", el.Seconds())
+	t.Logf("  per pool:  pool a  upload %.2f  download %.2f;  pool b  upload %.2f  download %.2f", rate["a up"], rate["a down"], rate["b up"], rate["b down"])
+	t.Logf(`  per "all": pools c + d download %.2f + %.2f = %.2f`, rate["c down"], rate["d down"], rate["c down"]+rate["d down"])
+	t.Logf(`  per host:  host .7 download %.2f;  host .8 download %.2f (one pool)`, rate["e1 down"], rate["e2 down"])
+	t.Logf("  unshaped download beside them %.1f (paced by its sender at 200)", rate["plain down"])
 	for _, n := range []string{"a up", "a down", "b up", "b down", "e1 down", "e2 down"} {
 		if r := rate[n]; r < 3.4 || r > 4.4 {
 			t.Errorf("%s: %.2f Mbit/s, want 3.4–4.4 (its own 4 Mbit/s bucket)", n, r)
@@ -344,6 +348,10 @@ func TestShapingEndToEnd(t *testing.T) {
 	topo.Bridge.MustRun(t, "tc", "qdisc", "add", "dev", topo.LANPort, "root", "handle", "5:", "pfifo", "limit", "77")
 	theirs := qdiscShow(t, topo)
 	d2 := topo.StartDaemon(t, dir, "--policy", pol, "--state-dir", dir)
+	doc, _ := topo.Bridge.Run(harness.Binary(t), "doctor", "--no-bind", "--policy", pol, "--lan", topo.LANPort, "--wan", topo.WANPort)
+	if !strings.Contains(doc, "warn  shaping port lan0: has a root qdisc of its own (pfifo 5:0)") || !strings.Contains(doc, "ok    shaping port wan0") {
+		t.Errorf("ips doctor --policy does not report the ports' shaping:\n%s", doc)
+	}
 	now := qdiscShow(t, topo)
 	if !strings.Contains(now, "qdisc pfifo 5: root") || !strings.Contains(d2.Log(), "not shaped") {
 		t.Errorf("a foreign root qdisc was not left alone:\n%s\nlog:\n%s", now, d2.Log())
