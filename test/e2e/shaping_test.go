@@ -527,3 +527,49 @@ func TestShapingUnshapedThroughput(t *testing.T) {
 		t.Errorf("unshaped throughput with the shaping qdiscs %.1f%% of ips without them at best, want >= 95%%", 100*best)
 	}
 }
+
+// A reload whose classification cannot be committed undoes its tc
+// changes: the old classes, with their old rates, stay in force.
+func TestShapingApplyRollback(t *testing.T) {
+	topo := harness.NewTopology(t)
+	dir := t.TempDir()
+	show := func() string {
+		return topo.Bridge.MustRun(t, "tc", "class", "show", "dev", topo.WANPort) + topo.Bridge.MustRun(t, "tc", "class", "show", "dev", topo.LANPort)
+	}
+	pristine := qdiscShow(t, topo)
+	var before, after string
+	err := topo.Bridge.Do(func() error {
+		sh, err := shaping.New(shaping.Config{Ports: []shaping.Port{{Name: topo.WANPort, Side: verdict.SideWAN}, {Name: topo.LANPort, Side: verdict.SideLAN}}, StateDir: dir})
+		if err != nil {
+			return err
+		}
+		defer sh.Stop()
+		plan := verdict.ShapePlan{Shapers: []verdict.ShaperSpec{{Name: "a", Class: 1, Rate: 1e6}, {Name: "b", Class: 2, Rate: 2e6}},
+			Pools: []verdict.PoolSpec{{Name: "p", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.77.0.2/32")}}}}
+		if err := sh.Apply(plan, nil); err != nil {
+			return err
+		}
+		if _, ok, err := sh.Ensure(1, "p", netip.Addr{}); !ok || err != nil {
+			return fmt.Errorf("pool class: %v %v", ok, err)
+		}
+		before = show()
+		next := verdict.ShapePlan{Shapers: []verdict.ShaperSpec{{Name: "a", Class: 1, Rate: 3e6}, {Name: "c", Class: 3, Rate: 1e6}}, Pools: plan.Pools}
+		if err := sh.Apply(next, func(verdict.Classification) error { return fmt.Errorf("refused") }); err == nil {
+			return fmt.Errorf("a failed commit was not reported")
+		}
+		after = show()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		t.Errorf("classes after a failed reload:\n%s\nbefore:\n%s", after, before)
+	}
+	if !strings.Contains(before, "class htb 1:1000 parent 1:ffff prio 0 rate 1Mbit") {
+		t.Errorf("no pool class:\n%s", before)
+	}
+	if got := qdiscShow(t, topo); got != pristine {
+		t.Errorf("after stop:\n%s\nwant:\n%s", got, pristine)
+	}
+}
