@@ -292,3 +292,22 @@ func RemoveShapeTable() (bool, error) {
 	}
 	return removeShapeTable(c)
 }
+
+// Repair rebuilds the table when someone deleted it, from what it last
+// said; it reports whether it had to.
+func (st *ShapeTable) Repair() (bool, error) {
+	st.mu.Lock()
+	if !st.built {
+		st.mu.Unlock()
+		return false, nil
+	}
+	ok, err := st.exists()
+	if err != nil || ok {
+		st.mu.Unlock()
+		return false, err
+	}
+	st.built = false
+	c := st.cur
+	st.mu.Unlock()
+	return true, st.Apply(c)
+}

@@ -3,6 +3,7 @@
 package nfq_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -40,6 +41,16 @@ func TestShapeTableApply(t *testing.T) {
 		if err := st.Update(verdict.ClassUpdate{AddHosts: []verdict.HostEntry{{Addr: netip.MustParseAddr("fd77::9"), Class: 2, ClassID: 0x11004}}, DelHosts: c.Hosts,
 			AddEntries: []verdict.ClassEntry{{Pool: 3, Class: 1, ClassID: 0x11005}}, DelEntries: c.Entries[:1]}); err != nil {
 			return err
+		}
+		// Someone deletes the table: Repair rebuilds it from what it said.
+		if removed, err := nfq.RemoveShapeTable(); !removed || err != nil {
+			return fmt.Errorf("remove: %v %v", removed, err)
+		}
+		if fixed, err := st.Repair(); !fixed || err != nil {
+			return fmt.Errorf("repair: %v %v", fixed, err)
+		}
+		if fixed, err := st.Repair(); fixed || err != nil {
+			return fmt.Errorf("second repair: %v %v", fixed, err)
 		}
 		return st.Remove()
 	})

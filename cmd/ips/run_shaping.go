@@ -211,6 +211,9 @@ func (s *shapingRun) loop() {
 				}
 			}
 		case now := <-t.C:
+			if fixed, err := s.tab.Repair(); fixed {
+				s.log.Error("nftables table netdev ips disappeared; recreated it", "err", err)
+			}
 			if err := s.sh.Expire(now, s.tab.Update); err != nil {
 				s.log.Warn("expiring idle pool and host shaper classes", "err", err)
 			}
