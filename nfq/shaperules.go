@@ -21,31 +21,30 @@ import (
 // nft list table netdev ips (one WAN port wan0, one LAN port lan0):
 //
 //	table netdev ips {
-//		map pools4 { type ipv4_addr : mark; flags interval; }          # LAN address → pool key
-//		map pools6 { type ipv6_addr : mark; flags interval; }
-//		map classes { type mark . mark : classid; }                     # pool key . meta mark → tc class
+//		map pools4 { type ipv4_addr . mark : classid; flags interval; } # pool's addresses . mark → (shaper, pool) class
+//		map pools6 { type ipv6_addr . mark : classid; flags interval; }
 //		map hosts4 { type ipv4_addr . mark : classid; }                 # per-host shapers
 //		map hosts6 { type ipv6_addr . mark : classid; }
 //		chain up-wan0 {
 //			type filter hook egress device "wan0" priority 0; policy accept;
 //			meta mark & 0x000f0000 != 0x00090000 accept
 //			meta protocol ip meta priority set ip saddr . meta mark & 0x00ff0000 map @hosts4 accept
-//			meta protocol ip meta priority set ip saddr map @pools4 . meta mark & 0x00ff0000 map @classes accept
+//			meta protocol ip meta priority set ip saddr . meta mark & 0x00ff0000 map @pools4 accept
 //			meta protocol ip6 meta priority set ip6 saddr . meta mark & 0x00ff0000 map @hosts6 accept
-//			meta protocol ip6 meta priority set ip6 saddr map @pools6 . meta mark & 0x00ff0000 map @classes accept
+//			meta protocol ip6 meta priority set ip6 saddr . meta mark & 0x00ff0000 map @pools6 accept
 //		}
 //		chain down-lan0 { ... the same with daddr ... }
 //	}
 //
-// Every lookup is a hash (or, for the address ranges, a tree) lookup: the
-// cost per packet does not grow with the number of pools or classes. A
+// Each packet costs at most two lookups, a hash and (for the pools'
+// address ranges, concatenated with the mark) a pipapo lookup, whose
+// cost does not grow with the number of pools or classes. A
 // packet no map knows keeps the priority the forward chain's shape rules
 // gave it: the shaper's own class (1:class).
 const (
 	ShapeTableName = "ips"
 	setPools4      = "pools4"
 	setPools6      = "pools6"
-	setClasses     = "classes"
 	setHosts4      = "hosts4"
 	setHosts6      = "hosts6"
 
@@ -117,15 +116,11 @@ func shapeChainRules(l verdict.MarkLayout, upload bool, small uint16, smallClass
 		// nft: meta protocol ip meta priority set ip saddr . meta mark & 0x00ff0000 map @hosts4 accept
 		add("egress-host", fmt.Sprintf("meta protocol %s meta priority set %s %s . meta mark & %s map @%s accept", fam.name, fam.name, dir, hex32(mask), fam.hosts),
 			proto, addr, mark, one(&expr.Lookup{SourceRegister: reg32_00, DestRegister: 1, IsDestRegSet: true, SetName: fam.hosts}), setPrio)
-		// The pool key lands in the first register, the meta mark beside it.
-		// nft: meta protocol ip meta priority set ip saddr map @pools4 . meta mark & 0x00ff0000 map @classes accept
-		poolMark := []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyMARK, Register: reg32_00 + 1},
-			&expr.Bitwise{SourceRegister: reg32_00 + 1, DestRegister: reg32_00 + 1, Len: 4, Mask: le32(mask), Xor: le32(0)},
-		}
-		add("egress-pool", fmt.Sprintf("meta protocol %s meta priority set %s %s map @%s . meta mark & %s map @%s accept", fam.name, fam.name, dir, fam.pools, hex32(mask), setClasses),
-			proto, addr, one(&expr.Lookup{SourceRegister: reg32_00, DestRegister: reg32_00, IsDestRegSet: true, SetName: fam.pools}),
-			poolMark, one(&expr.Lookup{SourceRegister: reg32_00, DestRegister: 1, IsDestRegSet: true, SetName: setClasses}), setPrio)
+		// The pools' address ranges, each with the mark of a shaper that
+		// has a class for the pool, in one map with interval keys.
+		// nft: meta protocol ip meta priority set ip saddr . meta mark & 0x00ff0000 map @pools4 accept
+		add("egress-pool", fmt.Sprintf("meta protocol %s meta priority set %s %s . meta mark & %s map @%s accept", fam.name, fam.name, dir, hex32(mask), fam.pools),
+			proto, addr, mark, one(&expr.Lookup{SourceRegister: reg32_00, DestRegister: 1, IsDestRegSet: true, SetName: fam.pools}), setPrio)
 	}
 	return r
 }
@@ -136,17 +131,4 @@ func shapeChainName(port string, upload bool) string {
 		return "up-" + port
 	}
 	return "down-" + port
-}
-
-// rangeEnd returns the address after a, and false when a is the last
-// address of its family (an interval then has no end element).
-func rangeEnd(b []byte) ([]byte, bool) {
-	out := append([]byte(nil), b...)
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i]++
-		if out[i] != 0 {
-			return out, true
-		}
-	}
-	return nil, false
 }

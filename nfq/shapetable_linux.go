@@ -55,11 +55,10 @@ func (st *ShapeTable) newSets() map[string]*nftables.Set {
 		return t
 	}
 	return map[string]*nftables.Set{
-		setPools4:  {Table: st.t, Name: setPools4, IsMap: true, Interval: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeMark},
-		setPools6:  {Table: st.t, Name: setPools6, IsMap: true, Interval: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeMark},
-		setClasses: {Table: st.t, Name: setClasses, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeMark, nftables.TypeMark), DataType: nftables.TypeMark},
-		setHosts4:  {Table: st.t, Name: setHosts4, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeIPAddr, nftables.TypeMark), DataType: nftables.TypeMark},
-		setHosts6:  {Table: st.t, Name: setHosts6, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeIP6Addr, nftables.TypeMark), DataType: nftables.TypeMark},
+		setPools4: {Table: st.t, Name: setPools4, IsMap: true, Interval: true, Concatenation: true, KeyType: c2(nftables.TypeIPAddr, nftables.TypeMark), DataType: nftables.TypeMark},
+		setPools6: {Table: st.t, Name: setPools6, IsMap: true, Interval: true, Concatenation: true, KeyType: c2(nftables.TypeIP6Addr, nftables.TypeMark), DataType: nftables.TypeMark},
+		setHosts4: {Table: st.t, Name: setHosts4, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeIPAddr, nftables.TypeMark), DataType: nftables.TypeMark},
+		setHosts6: {Table: st.t, Name: setHosts6, IsMap: true, Concatenation: true, KeyType: c2(nftables.TypeIP6Addr, nftables.TypeMark), DataType: nftables.TypeMark},
 	}
 }
 
@@ -69,25 +68,25 @@ func (st *ShapeTable) markOf(class uint16) uint32 {
 	return st.layout.Value(verdict.Decision{Action: verdict.Shape, Class: class, Final: true})
 }
 
-func rangeElems(rs []verdict.PoolRange, v6 bool) []nftables.SetElement {
-	var out []nftables.SetElement
-	for _, r := range rs {
-		if r.From.Is6() != v6 {
-			continue
-		}
-		from, to := r.From.AsSlice(), r.To.AsSlice()
-		out = append(out, nftables.SetElement{Key: from, Val: ne32(r.Pool)})
-		if end, ok := rangeEnd(to); ok {
-			out = append(out, nftables.SetElement{Key: end, IntervalEnd: true})
+// poolElems are the pools4 (v6=false) or pools6 elements of class
+// entries: each of the entry's pool's address ranges, concatenated with
+// the shaper's mark, maps to the entry's class.
+func (st *ShapeTable) poolElems(ranges []verdict.PoolRange, es []verdict.ClassEntry, v6 bool) []nftables.SetElement {
+	byPool := map[uint32][]verdict.PoolRange{}
+	for _, r := range ranges {
+		if r.From.Is6() == v6 {
+			byPool[r.Pool] = append(byPool[r.Pool], r)
 		}
 	}
-	return out
-}
-
-func (st *ShapeTable) classElems(es []verdict.ClassEntry) []nftables.SetElement {
-	out := make([]nftables.SetElement, 0, len(es))
+	var out []nftables.SetElement
 	for _, e := range es {
-		out = append(out, nftables.SetElement{Key: append(ne32(e.Pool), ne32(st.markOf(e.Class))...), Val: ne32(e.ClassID)})
+		m := ne32(st.markOf(e.Class))
+		for _, r := range byPool[e.Pool] {
+			out = append(out, nftables.SetElement{
+				Key:    append(r.From.AsSlice(), m...),
+				KeyEnd: append(r.To.AsSlice(), m...),
+				Val:    ne32(e.ClassID)})
+		}
 	}
 	return out
 }
@@ -111,7 +110,7 @@ func (st *ShapeTable) Apply(c verdict.Classification) error {
 		}
 		st.conn.AddTable(st.t)
 		st.sets = st.newSets()
-		for _, name := range []string{setPools4, setPools6, setClasses, setHosts4, setHosts6} {
+		for _, name := range []string{setPools4, setPools6, setHosts4, setHosts6} {
 			if err := st.conn.AddSet(st.sets[name], nil); err != nil {
 				return fmt.Errorf("nftables set %s: %w", name, err)
 			}
@@ -154,14 +153,11 @@ func (st *ShapeTable) Apply(c verdict.Classification) error {
 		}
 		return nil
 	}
-	rangesChanged := !slices.Equal(c.Ranges, st.cur.Ranges)
-	if err := fill(setPools4, rangesChanged, rangeElems(c.Ranges, false)); err != nil {
+	poolsChanged := !slices.Equal(c.Ranges, st.cur.Ranges) || !slices.Equal(c.Entries, st.cur.Entries)
+	if err := fill(setPools4, poolsChanged, st.poolElems(c.Ranges, c.Entries, false)); err != nil {
 		return err
 	}
-	if err := fill(setPools6, rangesChanged, rangeElems(c.Ranges, true)); err != nil {
-		return err
-	}
-	if err := fill(setClasses, !slices.Equal(c.Entries, st.cur.Entries), st.classElems(c.Entries)); err != nil {
+	if err := fill(setPools6, poolsChanged, st.poolElems(c.Ranges, c.Entries, true)); err != nil {
 		return err
 	}
 	// Host entries: the plan's, replacing every host entry.
@@ -216,7 +212,9 @@ func (st *ShapeTable) Update(u verdict.ClassUpdate) error {
 	for _, x := range []struct {
 		set      string
 		del, add []nftables.SetElement
-	}{{setHosts4, d4, a4}, {setHosts6, d6, a6}, {setClasses, st.classElems(u.DelEntries), st.classElems(u.AddEntries)}} {
+	}{{setHosts4, d4, a4}, {setHosts6, d6, a6},
+		{setPools4, st.poolElems(st.cur.Ranges, u.DelEntries, false), st.poolElems(st.cur.Ranges, u.AddEntries, false)},
+		{setPools6, st.poolElems(st.cur.Ranges, u.DelEntries, true), st.poolElems(st.cur.Ranges, u.AddEntries, true)}} {
 		if len(x.del) > 0 {
 			if err := st.conn.SetDeleteElements(st.sets[x.set], x.del); err != nil {
 				return err

@@ -60,13 +60,16 @@
 // port known (the inet forward hook sees the bridge, not its ports), and
 // the port gives the direction — a packet leaving by a WAN port is an
 // upload, its source address the LAN host; by a LAN port a download, its
-// destination. Three lookups, each a hash or tree lookup whose cost does
-// not grow with the number of pools or classes: the host map (address .
-// mark → class), else the pool map (address → pool key, the pools'
-// prefixes flattened to disjoint ranges by longest prefix) and the class
-// map (pool key . mark → class), else the priority from the forward
-// chain stays. A rule per (shaper, pool) would cost a rule evaluation
-// per pool per packet; the maps stay O(1) with thousands of pools.
+// destination. Two lookups whose cost does not grow with the number of
+// pools or classes: the host map (address . mark → class, a hash), else
+// the pool map (address range . mark → class, nft's pipapo set for
+// concatenated intervals; the pools' prefixes are flattened to disjoint
+// ranges by longest prefix, since interval sets refuse overlaps), else
+// the priority from the forward chain stays. A rule per (shaper, pool)
+// would cost a rule evaluation per pool per packet; the maps stay O(1)
+// with thousands of pools. (A first design looked the pool up and then
+// concatenated the result with the mark; the kernel takes that, but the
+// nft tool aborts listing it, so every key is built from packet fields.)
 //
 // The mark carries only the shaper's class number (1–15 with the
 // default mask 0x00ff0000, more with a wider one, at most 4,095 here):
