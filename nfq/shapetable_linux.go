@@ -3,6 +3,7 @@
 package nfq
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -153,6 +154,7 @@ func (st *ShapeTable) Apply(c verdict.Classification) error {
 		}
 		return nil
 	}
+	c.Entries, c.Hosts = sortedEntries(c.Entries), sortedHosts(c.Hosts)
 	poolsChanged := !slices.Equal(c.Ranges, st.cur.Ranges) || !slices.Equal(c.Entries, st.cur.Entries)
 	if err := fill(setPools4, poolsChanged, st.poolElems(c.Ranges, c.Entries, false)); err != nil {
 		return err
@@ -236,8 +238,40 @@ func (st *ShapeTable) Update(u verdict.ClassUpdate) error {
 	for _, e := range u.DelEntries {
 		st.cur.Entries = slices.DeleteFunc(st.cur.Entries, func(x verdict.ClassEntry) bool { return x == e })
 	}
-	st.cur.Entries = append(st.cur.Entries, u.AddEntries...)
+	st.cur.Entries = sortedEntries(append(st.cur.Entries, u.AddEntries...))
+	st.cur.Hosts = sortedHosts(st.cur.Hosts)
 	return nil
+}
+
+// sortedEntries and sortedHosts put entries in one order, so that
+// Apply can tell an unchanged classification from a changed one and
+// leave its maps alone (refilling a big interval map is the costly part).
+func sortedEntries(es []verdict.ClassEntry) []verdict.ClassEntry {
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b verdict.ClassEntry) int {
+		if a.Pool != b.Pool {
+			return cmp.Compare(a.Pool, b.Pool)
+		}
+		if a.Class != b.Class {
+			return cmp.Compare(a.Class, b.Class)
+		}
+		return cmp.Compare(a.ClassID, b.ClassID)
+	})
+	return es
+}
+
+func sortedHosts(hs []verdict.HostEntry) []verdict.HostEntry {
+	hs = slices.Clone(hs)
+	slices.SortFunc(hs, func(a, b verdict.HostEntry) int {
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		if a.Class != b.Class {
+			return cmp.Compare(a.Class, b.Class)
+		}
+		return cmp.Compare(a.ClassID, b.ClassID)
+	})
+	return hs
 }
 
 func (st *ShapeTable) exists() (bool, error) {

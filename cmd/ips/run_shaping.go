@@ -200,14 +200,24 @@ func (s *shapingRun) loop() {
 		case <-s.stop:
 			return
 		case r := <-s.reqs:
-			u, ok, err := s.sh.Ensure(r.class, r.pool, r.addr)
-			if err != nil {
-				s.log.Warn("shaper class", "pool", r.pool, "host", r.addr, "err", err)
-				continue
+			// Take what else is waiting too: one map transaction for all.
+			var all verdict.ClassUpdate
+			for n := 0; ; n++ {
+				u, ok, err := s.sh.Ensure(r.class, r.pool, r.addr)
+				if err != nil {
+					s.log.Warn("shaper class", "pool", r.pool, "host", r.addr, "err", err)
+				} else if ok {
+					all.AddEntries = append(all.AddEntries, u.AddEntries...)
+					all.AddHosts = append(all.AddHosts, u.AddHosts...)
+				}
+				if n == 255 || len(s.reqs) == 0 {
+					break
+				}
+				r = <-s.reqs
 			}
-			if ok {
-				if err := s.tab.Update(u); err != nil {
-					s.log.Warn("shaper class map entry", "pool", r.pool, "host", r.addr, "err", err)
+			if len(all.AddEntries)+len(all.AddHosts) > 0 {
+				if err := s.tab.Update(all); err != nil {
+					s.log.Warn("shaper class map entries", "err", err)
 				}
 			}
 		case now := <-t.C:
