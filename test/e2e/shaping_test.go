@@ -580,3 +580,54 @@ func TestShapingApplyRollback(t *testing.T) {
 		t.Errorf("after stop:\n%s\nwant:\n%s", got, pristine)
 	}
 }
+
+// Pool and host classes that pass no traffic for ClassIdle go, with
+// their map entries; busy ones stay.
+func TestShapingExpireIdle(t *testing.T) {
+	topo := harness.NewTopology(t)
+	dir := t.TempDir()
+	var gone verdict.ClassUpdate
+	var left string
+	err := topo.Bridge.Do(func() error {
+		sh, err := shaping.New(shaping.Config{Ports: []shaping.Port{{Name: topo.WANPort, Side: verdict.SideWAN}}, StateDir: dir, ClassIdle: time.Minute})
+		if err != nil {
+			return err
+		}
+		defer sh.Stop()
+		plan := verdict.ShapePlan{Shapers: []verdict.ShaperSpec{{Name: "p", Class: 1, Rate: 1e6}, {Name: "h", Class: 2, Rate: 1e6, Per: verdict.PerHost}},
+			Pools: []verdict.PoolSpec{{Name: "a", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}}}}
+		if err := sh.Apply(plan, nil); err != nil {
+			return err
+		}
+		if _, ok, err := sh.Ensure(1, "a", netip.Addr{}); !ok || err != nil {
+			return fmt.Errorf("pool class: %v %v", ok, err)
+		}
+		if _, ok, err := sh.Ensure(2, "a", netip.MustParseAddr("10.77.0.2")); !ok || err != nil {
+			return fmt.Errorf("host class: %v %v", ok, err)
+		}
+		if _, ok, _ := sh.Ensure(2, "", netip.MustParseAddr("10.77.9.9")); ok {
+			return fmt.Errorf("a host in no pool got a class of its own")
+		}
+		now := time.Now()
+		if err := sh.Expire(now.Add(30*time.Second), func(u verdict.ClassUpdate) error { gone = u; return nil }); err != nil {
+			return err
+		}
+		if len(gone.DelEntries)+len(gone.DelHosts) != 0 {
+			return fmt.Errorf("classes expired before ClassIdle: %+v", gone)
+		}
+		if err := sh.Expire(now.Add(2*time.Minute), func(u verdict.ClassUpdate) error { gone = u; return nil }); err != nil {
+			return err
+		}
+		left = topo.Bridge.MustRun(t, "tc", "class", "show", "dev", topo.WANPort)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone.DelEntries) != 1 || len(gone.DelHosts) != 1 || gone.DelHosts[0].Addr != netip.MustParseAddr("10.77.0.2") {
+		t.Errorf("expired: %+v", gone)
+	}
+	if strings.Contains(left, "1:1000") || strings.Contains(left, "1:1001") || !strings.Contains(left, "1:1 ") || !strings.Contains(left, "1:2 ") {
+		t.Errorf("classes left:\n%s", left)
+	}
+}
