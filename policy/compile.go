@@ -147,6 +147,13 @@ func (c *compiler) shapers() {
 		} else {
 			sh.Rate = v
 		}
+		if s.per.s != "" {
+			if p, err := verdict.ParseShaperPer(s.per.s); err != nil {
+				c.errorf(s.per.off, "shaper %q: %v", name, err)
+			} else {
+				sh.Per = p
+			}
+		}
 		sh.Ceil = sh.Rate
 		if s.ceil.off >= 0 {
 			if v, err := parseRate(s.ceil.s); err != nil {
@@ -960,6 +967,7 @@ func (c *compiler) pools() {
 				continue
 			}
 			entries = append(entries, pools.Entry{Pool: int32(i), Prefix: pfx})
+			c.set.poolInfo[i].prefixes = append(c.set.poolInfo[i].prefixes, pfx)
 			where = append(where, ip.off)
 			n++
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"ips/pools"
+	"ips/verdict"
 )
 
 // Convert validates a policy and writes it in the native format, with
@@ -71,6 +72,9 @@ func Convert(name string, data []byte, opt LoadOptions) ([]byte, *Report, error)
 			o := obj{{"name", sh.Name}, {"class", sh.Class}, {"rate", strconv.FormatUint(sh.Rate, 10) + "bit"}}
 			if sh.Ceil != sh.Rate {
 				o = append(o, kv{"ceil", strconv.FormatUint(sh.Ceil, 10) + "bit"})
+			}
+			if sh.Per != verdict.PerPool {
+				o = append(o, kv{"per", sh.Per.String()})
 			}
 			if sh.Description != "" {
 				o = append(o, kv{"description", sh.Description})

@@ -8,6 +8,7 @@ package policy
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -49,9 +50,10 @@ type Set struct {
 }
 
 type poolInfo struct {
-	id     int64
-	label  string // name, or "#id"
-	policy int32  // index
+	id       int64
+	label    string // name, or "#id"
+	policy   int32  // index
+	prefixes []netip.Prefix
 }
 
 // owned is one policy's entry for a key of a shared table (hostnames,
@@ -103,7 +105,10 @@ type Shaper struct {
 	Class uint16
 	// Rate is the guaranteed rate and Ceil the most the class may borrow,
 	// in bits per second (Ceil ≥ Rate; Ceil = Rate when not given).
-	Rate, Ceil  uint64
+	Rate, Ceil uint64
+	// Per says how the rate is divided: per pool (the default), one
+	// bucket for all, or per host inside each pool.
+	Per         verdict.ShaperPer
 	Description string
 }
 

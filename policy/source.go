@@ -127,6 +127,7 @@ type sshaper struct {
 	classOff    int
 	hasClass    bool
 	rate, ceil  sval
+	per         sval // "pool" (default), "all" or "host"
 	description string
 }
 

@@ -22,6 +22,8 @@ type brain interface {
 	ShapeClasses() []uint16
 	// GeoIP describes the loaded policy's GeoIP databases, one line each.
 	GeoIP() []string
+	// ShapePlan is the loaded policy's shapers and pools.
+	ShapePlan() verdict.ShapePlan
 }
 
 // brainOptions are the run flags the policy engine needs.
@@ -33,6 +35,9 @@ type brainOptions struct {
 	Fail     verdict.FailMode
 	// MaxFlows bounds each queue worker's flow table.
 	MaxFlows int
+	// OnDecided, when set, is told of every flow whose decision became
+	// final (on the worker's goroutine; it must not block).
+	OnDecided func(f *dpi.Flow, d verdict.Decision)
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -87,7 +92,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
-		Decided: report("decided"),
+		Decided: b.decided(report("decided")),
 		Ended:   report("ended"),
 	}, b.log.With("queue", queue))
 }
@@ -110,3 +115,14 @@ func (b *policyBrain) GeoIP() []string {
 	}
 	return nil
 }
+func (b *policyBrain) decided(report func(*dpi.Flow, verdict.Decision)) func(*dpi.Flow, verdict.Decision) {
+	if b.opt.OnDecided == nil {
+		return report
+	}
+	return func(f *dpi.Flow, d verdict.Decision) {
+		b.opt.OnDecided(f, d)
+		report(f, d)
+	}
+}
+
+func (b *policyBrain) ShapePlan() verdict.ShapePlan { return b.holder.Load().ShapePlan() }

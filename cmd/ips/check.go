@@ -22,6 +22,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	catalogFiles := fs.String("catalog", "", "comma-separated extra catalog files (nDPI protos.txt syntax)")
 	convert := fs.Bool("convert", false, "print the policy in the native format (canonical names) on standard output")
 	quiet := fs.Bool("q", false, "print only problems")
+	lanPorts := fs.String("lan", "", "with shapers: the LAN `IFACE[,IFACE]` of ips run, to check (as root, in its namespace) that a port can be shaped")
+	wanPorts := fs.String("wan", "", "with shapers: the WAN `IFACE[,IFACE]` of ips run")
+	takeOver := fs.Bool("take-over-qdisc", false, "with --lan/--wan: as ips run --take-over-qdisc")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: ips check [flags] FILE
 
@@ -87,6 +90,9 @@ Flags:
 	if *convert {
 		stdout.Write(out)
 		return 0
+	}
+	if set != nil {
+		checkShaping(path, set, opt.MarkMask, splitList(*lanPorts), splitList(*wanPorts), *takeOver, *quiet, stdout, stderr)
 	}
 	if !*quiet {
 		fmt.Fprintf(stdout, "%s: ok (%s format): %d pools (%d entries), %d policies, %d rules, %d hostnames, %d shapers; GeoIP: %s",

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"ips/dpi"
 	"ips/nfq"
 	"ips/verdict"
 )
@@ -47,6 +48,12 @@ type runConfig struct {
 	LogFormat     string `json:"log_format"`
 	// MaxFlows: see the --max-flows flag (0: sized from memory).
 	MaxFlows int `json:"max_flows"`
+	// Shaping: see the --wan-rate, --lan-rate, --take-over-qdisc and
+	// --state-dir flags.
+	WANRate       string `json:"wan_rate"`
+	LANRate       string `json:"lan_rate"`
+	TakeOverQdisc bool   `json:"take_over_qdisc"`
+	StateDir      string `json:"state_dir"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -98,6 +105,10 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Control, "control", defaultControl, "control socket `PATH` (ips reload talks to it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.WANRate, "wan-rate", "100gbit", "line `RATE` of each WAN port (upload): the HTB root class shapers borrow from (tc units: 1gbit, 500mbit)")
+	fs.StringVar(&c.LANRate, "lan-rate", "100gbit", "line `RATE` of each LAN port (download)")
+	fs.BoolVar(&c.TakeOverQdisc, "take-over-qdisc", false, "shape ports that already have a root qdisc of their own (it is put back on stop); without it such ports are reported and left alone")
+	fs.StringVar(&c.StateDir, "state-dir", "/run/ips", "`DIR` for the state file that records the ports' qdiscs before shaping (ips doctor --cleanup reads it after a crash)")
 }
 
 func splitList(s string) []string {
@@ -218,6 +229,14 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.LogLevel = fromFlags.LogLevel
 			case "log-format":
 				cfg.LogFormat = fromFlags.LogFormat
+			case "wan-rate":
+				cfg.WANRate = fromFlags.WANRate
+			case "lan-rate":
+				cfg.LANRate = fromFlags.LANRate
+			case "take-over-qdisc":
+				cfg.TakeOverQdisc = fromFlags.TakeOverQdisc
+			case "state-dir":
+				cfg.StateDir = fromFlags.StateDir
 			}
 		})
 	}
@@ -273,6 +292,9 @@ func (c *runConfig) check() (checked, error) {
 	}
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
+	}
+	if _, err := c.shapingPorts(); err != nil {
+		bad("%v", err)
 	}
 	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}, {"--geoip-asn", c.GeoIPASN}} {
 		if f.path == "" {
@@ -333,6 +355,7 @@ type runner struct {
 	ev    *eventSink
 	brain brain
 	d     *nfq.Daemon
+	shape *shapingRun
 	ctl   net.Listener
 	http  *http.Server
 	stats runStats
@@ -349,13 +372,20 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
+	// The per-host shapers' hook is wired before the brain exists; it
+	// reads r.shape, set below before any queue runs.
+	onDecided := func(f *dpi.Flow, d verdict.Decision) {
+		if r.shape != nil {
+			r.shape.decided(f, d)
+		}
+	}
 	maxFlows := r.cfg.MaxFlows
 	if maxFlows == 0 {
 		maxFlows = defaultMaxFlows(memTotal())
 	}
 	r.log.Info("flow table", "max_flows", maxFlows, "per_queue", perQueueFlows(maxFlows, r.cfg.Queues))
 	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail,
-		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues)}, r.ev, r.log)
+		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}
@@ -366,6 +396,13 @@ func (r *runner) start() error {
 	for _, l := range b.GeoIP() {
 		r.log.Info("policy", "geoip", l)
 	}
+	// Shaping before the queues: a flow decided "shape" finds its class.
+	if r.shape, err = newShapingRun(r.cfg, r.k.layout, r.log); err != nil {
+		return err
+	}
+	if err := r.shape.apply(b.ShapePlan()); err != nil {
+		return err
+	}
 	r.d, err = nfq.Start(nfq.Config{
 		QueueBase: uint16(r.cfg.QueueBase), Queues: r.cfg.Queues, Fail: r.k.fail, Layout: r.k.layout,
 		LAN: r.cfg.LAN, WAN: r.cfg.WAN, MaxQueueLen: uint32(r.cfg.QueueLen), ArrivalStamps: r.cfg.ArrivalStamps,
@@ -375,7 +412,7 @@ func (r *runner) start() error {
 		return err
 	}
 	if r.cfg.Metrics != "" {
-		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log); err != nil {
+		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log, newShapingCollector(r.shape)); err != nil {
 			return err
 		}
 	}
@@ -429,6 +466,12 @@ func (r *runner) shutdown() error {
 	if r.d != nil {
 		err = r.d.Stop()
 	}
+	if r.shape != nil {
+		if e := r.shape.shutdown(); e != nil {
+			r.log.Error("stop: restoring the ports' qdiscs", "err", e)
+			err = errors.Join(err, e)
+		}
+	}
 	if r.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		r.http.Shutdown(ctx)
@@ -462,6 +505,10 @@ func (r *runner) reload(out io.Writer) bool {
 			say("error", line)
 		}
 		return false
+	}
+	if err := r.shape.apply(r.brain.ShapePlan()); err != nil {
+		r.log.Error("reload: shaping not changed; the old classes stay in force", "err", err)
+		say("error", err.Error())
 	}
 	if err := r.d.SetShapeClasses(r.brain.ShapeClasses()); err != nil {
 		r.log.Error("reload: updating the shape rules", "err", err)

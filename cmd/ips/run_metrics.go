@@ -107,9 +107,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // serveMetrics starts the Prometheus endpoint; it returns once listening.
-func serveMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, error) {
+func serveMetrics(addr string, c *collector, log *slog.Logger, extra ...prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics %s: %w", addr, err)
