@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	"ips/dpi"
 	"ips/policy"
@@ -31,6 +32,7 @@ type brainOptions struct {
 	GeoIPASN string
 	MarkMask uint32
 	Fail     verdict.FailMode
+	FlowIdle time.Duration // the DPI engine's idle timeout (0: its default)
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -82,7 +84,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 		}
 	}
 	return policy.NewWorker(policy.WorkerConfig{
-		Engine:  dpi.Config{DNSCache: b.dns},
+		Engine:  dpi.Config{DNSCache: b.dns, IdleTimeout: b.opt.FlowIdle},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
 		Decided: report("decided"),

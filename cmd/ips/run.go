@@ -45,6 +45,8 @@ type runConfig struct {
 	Control       string `json:"control"`
 	LogLevel      string `json:"log_level"`
 	LogFormat     string `json:"log_format"`
+	// FlowIdle: see the --flow-idle flag.
+	FlowIdle string `json:"flow_idle"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -95,6 +97,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Control, "control", defaultControl, "control socket `PATH` (ips reload talks to it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.FlowIdle, "flow-idle", "30s", "forget a flow in user space after this `DURATION` without a packet there (a decided flow's packets stay in the kernel: its \"ended\" event comes from conntrack, not from this timer)")
 }
 
 func splitList(s string) []string {
@@ -213,6 +216,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.LogLevel = fromFlags.LogLevel
 			case "log-format":
 				cfg.LogFormat = fromFlags.LogFormat
+			case "flow-idle":
+				cfg.FlowIdle = fromFlags.FlowIdle
 			}
 		})
 	}
@@ -221,9 +226,10 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 
 // checked is a runConfig validated into the types the parts need.
 type checked struct {
-	fail   verdict.FailMode
-	layout verdict.MarkLayout
-	level  slog.Level
+	fail     verdict.FailMode
+	layout   verdict.MarkLayout
+	level    slog.Level
+	flowIdle time.Duration
 }
 
 func (c *runConfig) check() (checked, error) {
@@ -262,6 +268,9 @@ func (c *runConfig) check() (checked, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("--log-format %q: want text or json", c.LogFormat)
+	}
+	if k.flowIdle, err = time.ParseDuration(c.FlowIdle); err != nil || k.flowIdle < time.Second {
+		bad("--flow-idle %q: want a duration of at least 1s, e.g. 30s", c.FlowIdle)
 	}
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
@@ -323,6 +332,7 @@ type runner struct {
 	k     checked
 	log   *slog.Logger
 	ev    *eventSink
+	tr    *flowTracker
 	brain brain
 	d     *nfq.Daemon
 	ctl   net.Listener
@@ -341,7 +351,11 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
-	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail}, r.ev, r.log)
+	if r.tr, err = newFlowTracker(r.ev, r.k.layout, r.log); err != nil {
+		return err
+	}
+	r.ev.tr = r.tr
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail, FlowIdle: r.k.flowIdle}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}
@@ -360,6 +374,7 @@ func (r *runner) start() error {
 	if err != nil {
 		return err
 	}
+	r.tr.start()
 	if r.cfg.Metrics != "" {
 		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log); err != nil {
 			return err
@@ -415,6 +430,7 @@ func (r *runner) shutdown() error {
 	if r.d != nil {
 		err = r.d.Stop()
 	}
+	r.tr.shutdown()
 	if r.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		r.http.Shutdown(ctx)
