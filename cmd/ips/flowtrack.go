@@ -87,8 +87,9 @@ type flowTracker struct {
 }
 
 // maxTrackedFlows bounds the decided flows kept for ended events and ips
-// flows (about 1 KiB each).
-const maxTrackedFlows = 1 << 18
+// flows (about 1 KiB each, so at most some 64 MiB); beyond it a decided
+// flow still ends with conntrack's counters, without its metadata.
+const maxTrackedFlows = 1 << 16
 
 // endedEventsPerSecond bounds the ended events taken from conntrack: a
 // flood of short decided flows costs at most this many lookups and lines
@@ -199,7 +200,6 @@ func (t *flowTracker) userEnded(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decisio
 		select {
 		case t.userEnds <- k:
 		default: // the periodic reconcile finds it
-			t.lost.Store(true)
 		}
 	}
 }
@@ -355,7 +355,9 @@ func (t *flowTracker) loop() {
 				t.mu.Unlock()
 			}
 		case now := <-tick.C:
-			if t.lost.Swap(false) || now.Sub(lastFull) > 5*time.Minute {
+			// After lost events, reconcile at most every 10 s: under a
+			// flood a dump of a full table is what costs.
+			if (now.Sub(lastFull) > 10*time.Second && t.lost.Swap(false)) || now.Sub(lastFull) > 5*time.Minute {
 				t.reconcile(now)
 				lastFull = now
 			}
