@@ -338,6 +338,7 @@ type runner struct {
 	ctl   net.Listener
 	http  *http.Server
 	stats runStats
+	info  runInfo
 	mu    sync.Mutex // one reload at a time
 }
 
@@ -363,6 +364,8 @@ func (r *runner) start() error {
 		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
 	}
 	r.brain = b
+	r.info.started = time.Now()
+	r.info.notePolicy(r.cfg.Policy)
 	for _, l := range b.GeoIP() {
 		r.log.Info("policy", "geoip", l)
 	}
@@ -393,7 +396,11 @@ func (r *runner) claimControl() error {
 		return fmt.Errorf("--control %s: another ips is running (it answers on the control socket); stop it or give another --control and --queue-base", r.cfg.Control)
 	}
 	_ = os.Remove(r.cfg.Control) // stale, from a crash
+	// Root only from the first instant (the socket answers status and
+	// flows, and reloads): no window between bind and chmod.
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", r.cfg.Control)
+	syscall.Umask(old)
 	if err != nil {
 		return fmt.Errorf("--control %s: %w", r.cfg.Control, err)
 	}
@@ -453,6 +460,9 @@ func (r *runner) reload(out io.Writer) bool {
 		}
 	}
 	warns, err := r.brain.Reload(r.cfg.Policy)
+	if err == nil {
+		r.info.notePolicy(r.cfg.Policy)
+	}
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 		say("warning", w)
@@ -511,6 +521,10 @@ func (r *runner) serveControl() {
 			switch strings.TrimSpace(line) {
 			case "reload":
 				r.reload(c)
+			case "status":
+				json.NewEncoder(c).Encode(r.status())
+			case "flows":
+				r.writeFlows(c)
 			case "stats":
 				rc, _ := r.d.RuleCounters()
 				json.NewEncoder(c).Encode(struct {
@@ -518,7 +532,7 @@ func (r *runner) serveControl() {
 					Rules  map[string]nfq.RuleCounter `json:"rules"`
 				}{r.d.Stats(), rc})
 			default:
-				fmt.Fprintf(c, "error: unknown command %q (want reload or stats)\n", strings.TrimSpace(line))
+				fmt.Fprintf(c, "error: unknown command %q (want reload, status, flows or stats)\n", strings.TrimSpace(line))
 			}
 		}()
 	}
