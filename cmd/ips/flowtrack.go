@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,19 +105,22 @@ func newFlowTracker(ev *eventSink, layout verdict.MarkLayout, log *slog.Logger) 
 		stop: make(chan struct{}), done: make(chan struct{}), lim: rateLimit{rate: endedEventsPerSecond},
 		descs: newTrackerDescs()}
 	var err error
-	if t.acct, err = nfq.EnableAccounting(); err != nil {
-		return nil, err
-	}
 	if t.ct, err = nfq.OpenConntrack(); err != nil {
-		t.acct.Restore()
 		return nil, err
 	}
 	if t.evs, err = nfq.OpenCtEvents(layout); err != nil {
 		t.ct.Close()
-		t.acct.Restore()
 		return nil, err
 	}
-	if !t.acct.WasOn() {
+	// On a fresh boot nf_conntrack may not be loaded yet, and with it
+	// the sysctl: a ctnetlink request makes the kernel load it.
+	t.ct.Get(verdict.Tuple{Proto: 6, Src: netip.MustParseAddrPort("127.0.0.1:9"), Dst: netip.MustParseAddrPort("127.0.0.1:9")})
+	if t.acct, err = nfq.EnableAccounting(); err != nil {
+		// Without it, ended events and ips flows carry only the packets
+		// ips inspected ("accounting": "user").
+		log.Warn("no conntrack accounting: byte counts of decided flows unavailable", "err", err)
+		t.acct = nil
+	} else if !t.acct.WasOn() {
 		log.Info("conntrack accounting switched on for ips's run (net.netfilter.nf_conntrack_acct=1, restored on stop); flows older than this have no byte counts")
 	}
 	return t, nil

@@ -173,6 +173,10 @@ func (r *runner) status() statusReply {
 
 // writeFlows answers "flows": one JSON object per live flow.
 func (r *runner) writeFlows(w io.Writer) {
+	if r.tr == nil {
+		fmt.Fprintln(w, "error: the flow tracker is not running")
+		return
+	}
 	fl, err := r.tr.snapshot()
 	if err != nil {
 		fmt.Fprintf(w, "error: %v\n", err)
