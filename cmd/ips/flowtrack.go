@@ -37,6 +37,13 @@ type flowAcct struct {
 	AgeMS int64 `json:"age_ms,omitempty"`
 }
 
+// ctReader is what the tracker asks conntrack (a *nfq.Conntrack).
+type ctReader interface {
+	Get(verdict.Tuple) (nfq.ConnInfo, error)
+	DumpInfo(val, mask uint32, fn func(nfq.ConnInfo)) error
+	Close() error
+}
+
 // tracked is one decided flow the tracker knows.
 type tracked struct {
 	rec       flowRecord
@@ -68,7 +75,7 @@ type flowTracker struct {
 	log    *slog.Logger
 	ev     *eventSink
 	layout verdict.MarkLayout
-	ct     *nfq.Conntrack
+	ct     ctReader
 	evs    *nfq.CtEvents
 	acct   *nfq.Accounting
 	max    int
@@ -104,10 +111,11 @@ func newFlowTracker(ev *eventSink, layout verdict.MarkLayout, log *slog.Logger) 
 		flows: make(map[verdict.Tuple]*tracked), userEnds: make(chan verdict.Tuple, 4096),
 		stop: make(chan struct{}), done: make(chan struct{}), lim: rateLimit{rate: endedEventsPerSecond},
 		descs: newTrackerDescs()}
-	var err error
-	if t.ct, err = nfq.OpenConntrack(); err != nil {
+	ct, err := nfq.OpenConntrack()
+	if err != nil {
 		return nil, err
 	}
+	t.ct = ct
 	if t.evs, err = nfq.OpenCtEvents(layout); err != nil {
 		t.ct.Close()
 		return nil, err
@@ -140,7 +148,9 @@ func (t *flowTracker) shutdown() {
 		return
 	}
 	t.stopOnce.Do(func() {
-		t.evs.Close()
+		if t.evs != nil {
+			t.evs.Close()
+		}
 		if t.started {
 			close(t.stop)
 			<-t.done
