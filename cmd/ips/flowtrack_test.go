@@ -72,7 +72,9 @@ func TestEndedEventFields(t *testing.T) {
 }
 
 // fakeCT answers Get from a table.
-type fakeCT struct{ entries map[verdict.Tuple]nfq.ConnInfo }
+type fakeCT struct {
+	entries map[verdict.Tuple]nfq.ConnInfo
+}
 
 func (f *fakeCT) Get(t verdict.Tuple) (nfq.ConnInfo, error) {
 	if ci, ok := f.entries[t]; ok {
