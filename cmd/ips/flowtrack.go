@@ -99,17 +99,15 @@ type flowTracker struct {
 // flow still ends with conntrack's counters, without its metadata.
 const maxTrackedFlows = 1 << 16
 
-// endedEventsPerSecond bounds the ended events taken from conntrack: a
-// flood of short decided flows costs at most this many lookups and lines
-// a second; the rest are counted (ips_flow_events_suppressed_total).
-const endedEventsPerSecond = 2000
-
 // newFlowTracker switches conntrack accounting on and opens the sockets
 // in the daemon's network namespace. Start it after the inline path.
-func newFlowTracker(ev *eventSink, layout verdict.MarkLayout, log *slog.Logger) (*flowTracker, error) {
+// endedRate bounds the ended events taken from conntrack a second: a
+// flood of short decided flows costs at most this many lookups and lines
+// a second; the rest are counted (ips_flow_events_suppressed_total).
+func newFlowTracker(ev *eventSink, layout verdict.MarkLayout, endedRate int, log *slog.Logger) (*flowTracker, error) {
 	t := &flowTracker{log: log, ev: ev, layout: layout, max: maxTrackedFlows,
 		flows: make(map[verdict.Tuple]*tracked), userEnds: make(chan verdict.Tuple, 4096),
-		stop: make(chan struct{}), done: make(chan struct{}), lim: rateLimit{rate: endedEventsPerSecond},
+		stop: make(chan struct{}), done: make(chan struct{}), lim: rateLimit{rate: float64(endedRate)},
 		descs: newTrackerDescs()}
 	ct, err := nfq.OpenConntrack()
 	if err != nil {

@@ -10,7 +10,7 @@ type trackerDescs struct {
 func newTrackerDescs() trackerDescs {
 	return trackerDescs{
 		ended:      prometheus.NewDesc("ips_flow_ended_total", "Ended flow events by where their counts come from: conntrack (every packet, counted by the kernel) or user (the packets ips inspected).", []string{"accounting"}, nil),
-		suppressed: prometheus.NewDesc("ips_flow_events_suppressed_total", "Ended events of decided flows not written because they came faster than the limit (2000/s).", nil, nil),
+		suppressed: prometheus.NewDesc("ips_flow_events_suppressed_total", "Ended events of decided flows not written because they came faster than --ended-events-rate.", nil, nil),
 		overflow:   prometheus.NewDesc("ips_flow_track_overflow_total", "Decided flows not tracked because the list was full; they end without their metadata.", nil, nil),
 		unknown:    prometheus.NewDesc("ips_flow_ended_unknown_total", "Decided conntrack entries that ended without a record in ips (decided by an earlier run, or not tracked).", nil, nil),
 		tracked:    prometheus.NewDesc("ips_flows_tracked", "Decided flows tracked until conntrack ends them.", nil, nil),

@@ -47,6 +47,8 @@ type runConfig struct {
 	LogFormat     string `json:"log_format"`
 	// FlowIdle: see the --flow-idle flag.
 	FlowIdle string `json:"flow_idle"`
+	// EndedRate: see the --ended-events-rate flag.
+	EndedRate int `json:"ended_events_rate"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -97,6 +99,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Control, "control", defaultControl, "control socket `PATH` (ips reload talks to it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.IntVar(&c.EndedRate, "ended-events-rate", 2000, "at most `N` ended events a second from conntrack (a flood of short flows); the rest are counted in ips_flow_events_suppressed_total")
 	fs.StringVar(&c.FlowIdle, "flow-idle", "30s", "forget a flow in user space after this `DURATION` without a packet there (a decided flow's packets stay in the kernel: its \"ended\" event comes from conntrack, not from this timer)")
 }
 
@@ -218,6 +221,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.LogFormat = fromFlags.LogFormat
 			case "flow-idle":
 				cfg.FlowIdle = fromFlags.FlowIdle
+			case "ended-events-rate":
+				cfg.EndedRate = fromFlags.EndedRate
 			}
 		})
 	}
@@ -271,6 +276,9 @@ func (c *runConfig) check() (checked, error) {
 	}
 	if k.flowIdle, err = time.ParseDuration(c.FlowIdle); err != nil || k.flowIdle < time.Second {
 		bad("--flow-idle %q: want a duration of at least 1s, e.g. 30s", c.FlowIdle)
+	}
+	if c.EndedRate < 1 {
+		bad("--ended-events-rate %d: want at least 1", c.EndedRate)
 	}
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
@@ -352,7 +360,7 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
-	if r.tr, err = newFlowTracker(r.ev, r.k.layout, r.log); err != nil {
+	if r.tr, err = newFlowTracker(r.ev, r.k.layout, r.cfg.EndedRate, r.log); err != nil {
 		return err
 	}
 	r.ev.tr = r.tr
