@@ -83,12 +83,21 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 			b.ev.flow(kind, f, cat, d)
 		}
 	}
+	// The engine tells why a flow ends (idle, evicted, flush at stop)
+	// just before the worker's Ended, on the same goroutine.
+	var why dpi.EndReason
 	return policy.NewWorker(policy.WorkerConfig{
-		Engine:  dpi.Config{DNSCache: b.dns, IdleTimeout: b.opt.FlowIdle},
+		Engine:  dpi.Config{DNSCache: b.dns, IdleTimeout: b.opt.FlowIdle, OnEnd: func(_ *dpi.Flow, r dpi.EndReason) { why = r }},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
 		Decided: report("decided"),
-		Ended:   report("ended"),
+		Ended: func(f *dpi.Flow, d verdict.Decision) {
+			var cat *dpi.Catalog
+			if s := b.holder.Load(); s != nil {
+				cat = s.Catalog()
+			}
+			b.ev.flowEnded(f, cat, d, why)
+		},
 	}, b.log.With("queue", queue))
 }
 

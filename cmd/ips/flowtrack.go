@@ -183,11 +183,12 @@ func (t *flowTracker) decided(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision)
 	t.flows[k] = &tracked{rec: rec, first: f.FirstSeen, decidedAt: time.Now()}
 }
 
-// userEnded is the worker's callback when the DPI engine forgets a flow.
+// userEnded is the worker's callback when the DPI engine forgets a flow
+// (why: the engine's reason, "idle", "evicted", "flush" at stop).
 // An undecided flow ends here: all its packets crossed user space, so its
 // counts are whole. A decided one stays tracked until conntrack ends it;
 // its record takes the metadata seen since the decision.
-func (t *flowTracker) userEnded(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision) {
+func (t *flowTracker) userEnded(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision, why string) {
 	k := tupleOf(f)
 	if !d.Final {
 		t.mu.Lock()
@@ -196,7 +197,7 @@ func (t *flowTracker) userEnded(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decisio
 		if t.ev.active() {
 			rec := newRecord(f, cat)
 			withDecision(&rec, d)
-			t.emit(&rec, userAcct(&rec, f.FirstSeen, f.LastSeen), "idle")
+			t.emit(&rec, userAcct(&rec, f.FirstSeen, f.LastSeen), why)
 		}
 		return
 	}

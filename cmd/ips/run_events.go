@@ -159,9 +159,7 @@ func (s *eventSink) flow(kind string, f *dpi.Flow, cat *dpi.Catalog, d verdict.D
 		case "decided":
 			s.tr.decided(f, cat, d)
 		case "ended":
-			// The tracker emits it: now for an undecided flow, when
-			// conntrack ends it for a decided one.
-			s.tr.userEnded(f, cat, d)
+			s.tr.userEnded(f, cat, d, "idle")
 			return
 		}
 	}
@@ -171,6 +169,20 @@ func (s *eventSink) flow(kind string, f *dpi.Flow, cat *dpi.Catalog, d verdict.D
 	rec := newRecord(f, cat)
 	withDecision(&rec, d)
 	s.emit(kind, &rec)
+}
+
+// flowEnded reports a flow the DPI engine forgot, and why. With the
+// tracker, an undecided flow's "ended" is written now and a decided
+// one's when conntrack ends it.
+func (s *eventSink) flowEnded(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision, why dpi.EndReason) {
+	if s == nil {
+		return
+	}
+	if s.tr != nil {
+		s.tr.userEnded(f, cat, d, why.String())
+		return
+	}
+	s.flow("ended", f, cat, d)
 }
 
 // shutdown flushes what is buffered.
