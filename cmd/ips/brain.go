@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	"ips/dpi"
 	"ips/policy"
@@ -38,6 +39,7 @@ type brainOptions struct {
 	// OnDecided, when set, is told of every flow whose decision became
 	// final (on the worker's goroutine; it must not block).
 	OnDecided func(f *dpi.Flow, d verdict.Decision)
+	FlowIdle  time.Duration // the DPI engine's idle timeout (0: its default)
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -88,12 +90,21 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 			b.ev.flow(kind, f, cat, d)
 		}
 	}
+	// The engine tells why a flow ends (idle, evicted, flush at stop)
+	// just before the worker's Ended, on the same goroutine.
+	var why dpi.EndReason
 	return policy.NewWorker(policy.WorkerConfig{
-		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows},
+		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows, IdleTimeout: b.opt.FlowIdle, OnEnd: func(_ *dpi.Flow, r dpi.EndReason) { why = r }},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
 		Decided: b.decided(report("decided")),
-		Ended:   report("ended"),
+		Ended: func(f *dpi.Flow, d verdict.Decision) {
+			var cat *dpi.Catalog
+			if s := b.holder.Load(); s != nil {
+				cat = s.Catalog()
+			}
+			b.ev.flowEnded(f, cat, d, why)
+		},
 	}, b.log.With("queue", queue))
 }
 

@@ -54,6 +54,10 @@ type runConfig struct {
 	LANRate       string `json:"lan_rate"`
 	TakeOverQdisc bool   `json:"take_over_qdisc"`
 	StateDir      string `json:"state_dir"`
+	// FlowIdle: see the --flow-idle flag.
+	FlowIdle string `json:"flow_idle"`
+	// EndedRate: see the --ended-events-rate flag.
+	EndedRate int `json:"ended_events_rate"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -109,6 +113,8 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LANRate, "lan-rate", "100gbit", "line `RATE` of each LAN port (download)")
 	fs.BoolVar(&c.TakeOverQdisc, "take-over-qdisc", false, "shape ports that already have a root qdisc of their own (it is put back on stop); without it such ports are reported and left alone")
 	fs.StringVar(&c.StateDir, "state-dir", "/run/ips", "`DIR` for the state file that records the ports' qdiscs before shaping (ips doctor --cleanup reads it after a crash)")
+	fs.IntVar(&c.EndedRate, "ended-events-rate", 2000, "at most `N` ended events a second from conntrack (a flood of short flows); the rest are counted in ips_flow_events_suppressed_total")
+	fs.StringVar(&c.FlowIdle, "flow-idle", "30s", "forget a flow in user space after this `DURATION` without a packet there (a decided flow's packets stay in the kernel: its \"ended\" event comes from conntrack, not from this timer)")
 }
 
 func splitList(s string) []string {
@@ -237,6 +243,10 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.TakeOverQdisc = fromFlags.TakeOverQdisc
 			case "state-dir":
 				cfg.StateDir = fromFlags.StateDir
+			case "flow-idle":
+				cfg.FlowIdle = fromFlags.FlowIdle
+			case "ended-events-rate":
+				cfg.EndedRate = fromFlags.EndedRate
 			}
 		})
 	}
@@ -245,9 +255,10 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 
 // checked is a runConfig validated into the types the parts need.
 type checked struct {
-	fail   verdict.FailMode
-	layout verdict.MarkLayout
-	level  slog.Level
+	fail     verdict.FailMode
+	layout   verdict.MarkLayout
+	level    slog.Level
+	flowIdle time.Duration
 }
 
 func (c *runConfig) check() (checked, error) {
@@ -289,6 +300,12 @@ func (c *runConfig) check() (checked, error) {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("--log-format %q: want text or json", c.LogFormat)
+	}
+	if k.flowIdle, err = time.ParseDuration(c.FlowIdle); err != nil || k.flowIdle < time.Second {
+		bad("--flow-idle %q: want a duration of at least 1s, e.g. 30s", c.FlowIdle)
+	}
+	if c.EndedRate < 1 {
+		bad("--ended-events-rate %d: want at least 1", c.EndedRate)
 	}
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
@@ -353,12 +370,14 @@ type runner struct {
 	k     checked
 	log   *slog.Logger
 	ev    *eventSink
+	tr    *flowTracker
 	brain brain
 	d     *nfq.Daemon
 	shape *shapingRun
 	ctl   net.Listener
 	http  *http.Server
 	stats runStats
+	info  runInfo
 	mu    sync.Mutex // one reload at a time
 }
 
@@ -379,13 +398,17 @@ func (r *runner) start() error {
 			r.shape.decided(f, d)
 		}
 	}
+	if r.tr, err = newFlowTracker(r.ev, r.k.layout, r.cfg.EndedRate, r.log); err != nil {
+		return err
+	}
+	r.ev.tr = r.tr
 	maxFlows := r.cfg.MaxFlows
 	if maxFlows == 0 {
 		maxFlows = defaultMaxFlows(memTotal())
 	}
 	r.log.Info("flow table", "max_flows", maxFlows, "per_queue", perQueueFlows(maxFlows, r.cfg.Queues))
 	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail,
-		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided}, r.ev, r.log)
+		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided, FlowIdle: r.k.flowIdle}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}
@@ -393,6 +416,8 @@ func (r *runner) start() error {
 		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
 	}
 	r.brain = b
+	r.info.started = time.Now()
+	r.info.notePolicy(r.cfg.Policy)
 	for _, l := range b.GeoIP() {
 		r.log.Info("policy", "geoip", l)
 	}
@@ -411,6 +436,7 @@ func (r *runner) start() error {
 	if err != nil {
 		return err
 	}
+	r.tr.start()
 	if r.cfg.Metrics != "" {
 		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log, newShapingCollector(r.shape)); err != nil {
 			return err
@@ -429,7 +455,11 @@ func (r *runner) claimControl() error {
 		return fmt.Errorf("--control %s: another ips is running (it answers on the control socket); stop it or give another --control and --queue-base", r.cfg.Control)
 	}
 	_ = os.Remove(r.cfg.Control) // stale, from a crash
+	// Root only from the first instant (the socket answers status and
+	// flows, and reloads): no window between bind and chmod.
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", r.cfg.Control)
+	syscall.Umask(old)
 	if err != nil {
 		return fmt.Errorf("--control %s: %w", r.cfg.Control, err)
 	}
@@ -472,6 +502,7 @@ func (r *runner) shutdown() error {
 			err = errors.Join(err, e)
 		}
 	}
+	r.tr.shutdown()
 	if r.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		r.http.Shutdown(ctx)
@@ -494,6 +525,9 @@ func (r *runner) reload(out io.Writer) bool {
 		}
 	}
 	warns, err := r.brain.Reload(r.cfg.Policy)
+	if err == nil {
+		r.info.notePolicy(r.cfg.Policy)
+	}
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 		say("warning", w)
@@ -556,6 +590,10 @@ func (r *runner) serveControl() {
 			switch strings.TrimSpace(line) {
 			case "reload":
 				r.reload(c)
+			case "status":
+				json.NewEncoder(c).Encode(r.status())
+			case "flows":
+				r.writeFlows(c)
 			case "stats":
 				rc, _ := r.d.RuleCounters()
 				json.NewEncoder(c).Encode(struct {
@@ -563,7 +601,7 @@ func (r *runner) serveControl() {
 					Rules  map[string]nfq.RuleCounter `json:"rules"`
 				}{r.d.Stats(), rc})
 			default:
-				fmt.Fprintf(c, "error: unknown command %q (want reload or stats)\n", strings.TrimSpace(line))
+				fmt.Fprintf(c, "error: unknown command %q (want reload, status, flows or stats)\n", strings.TrimSpace(line))
 			}
 		}()
 	}

@@ -63,6 +63,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs} {
 		ch <- d
 	}
+	c.ev.tr.describe(ch)
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -104,6 +105,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, c.ev.written.Load(), "written")
 	counter(c.events, c.ev.dropped.Load(), "dropped")
 	counter(c.repairs, c.d.TableRepairs())
+	c.ev.tr.collect(ch)
 }
 
 // serveMetrics starts the Prometheus endpoint; it returns once listening.
