@@ -469,8 +469,12 @@ func (c *compiler) policies() {
 		idx[p.id] = i
 	}
 	_, hasRoot := idx[0]
+	// A policy with a bad parent (missing, itself, a cycle) is still
+	// compiled, as a top-level one, so that its own entries and its
+	// children's are checked too: one mistake must not hide the others.
+	// A policy defined twice is compiled for its errors only. The Set is
+	// refused anyway.
 	parent := make([]int, len(sp))
-	bad := make([]bool, len(sp))
 	word := "parent"
 	if c.src.format == FormatNProbe {
 		word = "root"
@@ -487,27 +491,19 @@ func (c *compiler) policies() {
 			continue
 		case p.parent == p.id:
 			c.errorf(p.parentOff, "policy %d is its own %s", p.id, word)
-			bad[i] = true
 			continue
 		}
 		j, ok := idx[p.parent]
 		if !ok {
 			c.errorf(p.parentOff, "%s %d of policy %d is not defined", word, p.parent, p.id)
-			bad[i] = true
 			continue
 		}
 		parent[i] = j
 	}
+
 	// Cycles: walk up from each policy; a policy met twice on one walk
 	// closes a cycle.
-	state := make([]uint8, len(sp)) // 0 new, 1 on the current walk, 2 good, 3 bad
-	for i := range sp {
-		if dup[i] {
-			state[i] = 3
-		} else if bad[i] {
-			state[i] = 3
-		}
-	}
+	state := make([]uint8, len(sp)) // 0 new, 1 on the current walk, 2 done
 	for i := range sp {
 		var walk []int
 		j := i
@@ -516,27 +512,23 @@ func (c *compiler) policies() {
 			walk = append(walk, j)
 			j = parent[j]
 		}
-		result := uint8(2)
-		if j >= 0 {
-			switch state[j] {
-			case 1: // cycle: from j around to j
-				var ids []string
-				k := len(walk) - 1
-				for walk[k] != j {
-					k--
-				}
-				for _, w := range walk[k:] {
-					ids = append(ids, strconv.FormatInt(sp[w].id, 10))
-				}
-				ids = append(ids, strconv.FormatInt(sp[j].id, 10))
-				c.errorf(sp[j].parentOff, "policies %s form a cycle", strings.Join(ids, " → "))
-				result = 3
-			case 3:
-				result = 3
+		if j >= 0 && state[j] == 1 { // a cycle: from j around to j
+			var ids []string
+			k := len(walk) - 1
+			for walk[k] != j {
+				k--
 			}
+			for _, w := range walk[k:] {
+				ids = append(ids, strconv.FormatInt(sp[w].id, 10))
+			}
+			ids = append(ids, strconv.FormatInt(sp[j].id, 10))
+			c.errorf(sp[j].parentOff, "policies %s form a cycle", strings.Join(ids, " → "))
+			// Cut the cycle at j so that its members are still compiled
+			// (and checked), as top-level policies.
+			parent[j] = -1
 		}
 		for _, w := range walk {
-			state[w] = result
+			state[w] = 2
 		}
 	}
 	c.srcToC = make([]int32, len(sp))
@@ -548,7 +540,10 @@ func (c *compiler) policies() {
 		ci := int32(len(c.set.policies))
 		c.srcToC[i] = ci
 		c.set.policies = append(c.set.policies, cpolicy{id: sp[i].id, name: sp[i].name})
-		c.set.byID[sp[i].id] = ci
+		if !dup[i] {
+			// A second definition is compiled for its errors only.
+			c.set.byID[sp[i].id] = ci
+		}
 		c.srcOf = append(c.srcOf, i)
 	}
 	c.parentC = make([]int32, len(c.set.policies))
@@ -1072,6 +1067,48 @@ func geoKey(paths ...string) string {
 
 // ---- warnings and statistics ----
 
+// refuseEmpty refuses a policy that would pass every flow without anyone
+// having written so: an IPS that silently passes everything is a door
+// left open. "Effectively empty" means that no policy which judges a
+// host (policy 0 for the hosts in no pool, each pool's policy, and their
+// parents) has any entry: no markers, no flow_risk, no default_marker.
+// That covers an empty or blank file, comments only, [], {}, a document
+// with only "version", pools without policies, and policies without
+// rules. A policy that writes "default_marker": "pass" passes everything
+// on purpose and is accepted. used marks the policies that judge a host.
+func (c *compiler) refuseEmpty(used []bool) {
+	const fix = `write your rules, or "default_marker": "pass" on policy 0 to pass everything on purpose`
+	example := `{"version": 1, "policies": [{"id": 0, "default_marker": "pass"}]}`
+	if c.src.format == FormatNProbe {
+		example = `{"policy": {"id": 0, "default_marker": "pass"}}`
+	}
+	if len(c.src.policies) == 0 {
+		c.d.errorf(c.src.f, -1, "the policy is empty: it defines no policy, so every flow would pass unjudged; %s, e.g. %s", fix, example)
+		return
+	}
+	for ci, u := range used {
+		if u && c.hasEntries(&c.src.policies[c.srcOf[ci]]) {
+			return
+		}
+	}
+	c.d.errorf(c.src.f, -1, "the policy has no rule: no policy that judges a host (policy 0, a pool's policy or their parents) has markers, flow_risk or a default_marker, so every flow would pass; %s, e.g. %s", fix, example)
+}
+
+// hasEntries reports whether a source policy writes any rule, valid or
+// not (a misspelt one is reported on its own and must not also make the
+// policy look empty).
+func (c *compiler) hasEntries(p *spolicy) bool {
+	if p.def != nil || p.score != nil {
+		return true
+	}
+	for t := range p.tables {
+		if len(p.tables[t]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *compiler) finish() {
 	s := c.set
 	if s.root < 0 && len(s.policies) > 0 && !c.defined[0] {
@@ -1089,6 +1126,7 @@ func (c *compiler) finish() {
 		mark(pi.policy)
 	}
 	mark(s.root)
+	c.refuseEmpty(used)
 	for ci, p := range s.policies {
 		if !used[ci] {
 			c.warnf(c.src.policies[c.srcOf[ci]].idOff, "policy %d is used by no pool (and is not policy 0)", p.id)

@@ -57,9 +57,9 @@ func (b *policyBrain) Reload(path string) ([]string, error) {
 	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
 	var warns []string
 	if rep != nil {
-		for _, d := range rep.Warnings {
-			warns = append(warns, d.String())
-		}
+		// The first policy.MaxShown warnings and a count of the rest;
+		// err's text is capped the same way.
+		warns = policy.Problems(nil, rep.Warnings)
 	}
 	if err != nil {
 		return warns, err
