@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"ips/dpi"
 	"ips/pools"
@@ -40,6 +41,20 @@ type compiler struct {
 	scrMin  []int
 
 	geoLocOff, geoASNOff int // first country/continent and ASN entries
+
+	// Hostname entries (see resolveHosts).
+	ownHosts    []int                   // per compiled policy: its hostname entries
+	hasChild    []bool                  // per compiled policy: some policy inherits from it
+	hostOff     []int                   // per host rule: the key's offset in the file
+	hostShared  map[hostShareKey]uint32 // the rule each (policy, marker) shares
+	markerCache map[string]mval         // markers already resolved, by their text
+	nameBuf     []byte
+}
+
+type hostShareKey struct {
+	policy int32
+	act    verdict.Action
+	class  uint16
 }
 
 type ownEntry struct {
@@ -66,7 +81,7 @@ func (c *compiler) compile() *Set {
 		format: c.src.format,
 		root:   -1,
 		rules:  make([]rule, 1), // index 0 is "no rule"
-		hosts:  pools.NewHosts[[]owned](),
+		hosts:  pools.NewHosts[uint32](),
 		pairs:  map[uint32][]owned{},
 		asns:   map[uint32][]owned{},
 		byID:   map[int64]int32{},
@@ -572,14 +587,33 @@ func (c *compiler) policies() {
 		}
 	}
 	n := len(c.set.policies)
+	c.hasChild = make([]bool, n)
+	for _, pc := range c.parentC {
+		if pc >= 0 {
+			c.hasChild[pc] = true
+		}
+	}
+	c.ownHosts = make([]int, n)
 	c.own = make([][numTables][]ownEntry, n)
 	c.ownSum = make([][numSums]summary, n)
 	c.ownDef = make([]uint32, n)
 	c.ownScr = make([]uint32, n)
 	c.scrMin = make([]int, n)
+	c.growHosts()
 	for ci, i := range c.srcOf {
 		c.resolvePolicy(int32(ci), &sp[i])
+		c.resolveHosts(int32(ci), &sp[i])
 	}
+	for k := range c.set.hostText {
+		c.set.hostText[k] = c.set.hosts.Table(pools.HostKind(k)).Text()
+	}
+	for ci, n := range c.ownHosts {
+		if n > 0 && c.hasChild[ci] {
+			c.set.hostInherited = make([]atomic.Pointer[string], len(c.set.hostRules))
+			break
+		}
+	}
+	c.hostOff = nil
 	c.merge()
 }
 
@@ -659,6 +693,153 @@ func (c *compiler) removeOwn(ci int32, t table, j int) {
 			return
 		}
 	}
+}
+
+// ---- hostnames ----
+//
+// A policy's hostnames are read from the file entry by entry (the JSON
+// reader leaves their objects lazy) straight into the Set's tables: the
+// name into the compact pattern table, one 20-byte hostRule, and the
+// rule's explanation into one shared text. A blocklist of 1.5 million
+// names thus costs about 100 bytes a name, where a rule, a source entry,
+// a JSON node and map entries each cost over 600 (README, "Hostile policy
+// input").
+
+// hostRule is one policy's entry for a hostname pattern. Entries for the
+// same pattern (from several policies) are chained through next. Its
+// explanation, "hostname NAME → MARKER", is written in the text of the
+// pattern table of its kind, around the name itself; the form inherited
+// by other policies is built when first needed (Set.inheritedText).
+type hostRule struct {
+	policy int32
+	rule   uint32 // the rule it shares with the policy's other entries of its marker
+	off    uint32 // explanation: hostText[kind][off:off+tlen]
+	tlen   uint16
+	kind   pools.HostKind
+	next   uint32
+}
+
+const (
+	// hostBit marks rule numbers that name a hostRule, not a rule.
+	hostBit uint32 = 1 << 31
+	noHost  uint32 = ^uint32(0)
+)
+
+// growHosts sizes the tables for every policy's hostnames at once, so
+// that a big list is not copied as its tables double.
+func (c *compiler) growHosts() {
+	n, span := 0, 0
+	for _, i := range c.srcOf {
+		p := &c.src.policies[i]
+		n += p.hostCount
+		for _, h := range p.hosts {
+			span += c.objectSpan(h)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c.set.hostRules = make([]hostRule, 0, n)
+	c.hostOff = make([]int, 0, n)
+	// "hostname NAME → MARKER" per name, which the span of the JSON
+	// ("NAME": "MARKER",) nearly bounds; capacity never written costs
+	// no memory.
+	c.set.hosts.Grow(pools.Domain, n, span+n*12)
+}
+
+// objectSpan is the size in bytes of a lazy JSON object in the file.
+func (c *compiler) objectSpan(n *jnode) int {
+	if n.lazy {
+		return n.end - n.off
+	}
+	return 0
+}
+
+// resolveHosts reads one policy's hostnames tables.
+func (c *compiler) resolveHosts(ci int32, p *spolicy) {
+	if c.markerCache == nil {
+		c.markerCache = map[string]mval{}
+		c.hostShared = map[hostShareKey]uint32{}
+	}
+	for _, obj := range p.hosts {
+		eachMember(c.src.f.src, obj, func(key []byte, koff int, v jscalar) {
+			if v.kind != jString && v.kind != jNumber {
+				c.errorf(v.off, "hostname %q: want a marker (\"pass\", \"drop\", \"reject\", \"shape:NAME\" or a number), not %s", key, describe(v.node))
+				return
+			}
+			name, kind, err := pools.AppendHostPattern(c.nameBuf[:0], key)
+			c.nameBuf = name
+			if err != nil {
+				c.errorf(koff, "%v", err)
+				return
+			}
+			m, ok := c.markerCache[string(v.raw)]
+			if !ok {
+				if m, ok = c.marker(smarker{off: v.off, s: string(v.raw), num: v.kind == jNumber}); !ok {
+					return
+				}
+				c.markerCache[string(v.raw)] = m
+			}
+			c.addHost(ci, p, name, kind, koff, m)
+		})
+	}
+}
+
+// addHost records one hostname entry of policy ci.
+func (c *compiler) addHost(ci int32, p *spolicy, name []byte, kind pools.HostKind, koff int, m mval) {
+	s := c.set
+	sk := hostShareKey{ci, m.act, m.class}
+	shared, ok := c.hostShared[sk]
+	if !ok {
+		shared = c.newRule(ci, m, "hostname → "+m.text)
+		c.hostShared[sk] = shared
+		c.ownSum[ci][sumHost].add(s.rules[shared].key())
+	}
+	tab := s.hosts.Table(kind)
+	idx := tab.IndexBytes(name)
+	off := tab.TextLen()
+	tab.WriteString("hostname ")
+	switch kind {
+	case pools.Subdomains:
+		tab.WriteString("*.")
+	case pools.Exact:
+		tab.WriteString("=")
+	}
+	nameAt := tab.TextLen()
+	tab.Write(name)
+	tab.WriteString(" → ")
+	tab.WriteString(m.text)
+	hr := hostRule{policy: ci, rule: shared, off: uint32(off), tlen: uint16(tab.TextLen() - off), kind: kind, next: noHost}
+	if idx >= 0 {
+		head := *tab.Value(idx)
+		for j := head; j != noHost; j = s.hostRules[j].next {
+			if s.hostRules[j].policy != ci {
+				continue
+			}
+			later := ""
+			if c.src.format == FormatNProbe {
+				later = "; the later one is used"
+			}
+			prevKey, _ := (&jparser{src: c.src.f.src, i: c.hostOff[j]}).string()
+			c.problem(koff, "policy %d: hostname %s is listed twice (also at %s as %q)%s", p.id, pools.FormatHost(string(name), kind),
+				c.at(c.hostOff[j]), prevKey, later)
+			// The later one is used.
+			hr.next = s.hostRules[j].next
+			s.hostRules[j] = hr
+			c.hostOff[j] = koff
+			return
+		}
+		hr.next = head
+	}
+	s.hostRules = append(s.hostRules, hr)
+	c.hostOff = append(c.hostOff, koff)
+	n := uint32(len(s.hostRules) - 1)
+	if idx >= 0 {
+		*tab.Value(idx) = n
+	} else {
+		tab.PutAt(nameAt, len(name), n)
+	}
+	c.ownHosts[ci]++
 }
 
 // resolveKey resolves one table key, reporting misspellings with the
@@ -853,7 +1034,7 @@ func (c *compiler) merge() {
 				p.risk[e.key] = e.rule
 				p.hasRisks = true
 			}
-			if len(c.own[a][tHostnames]) > 0 {
+			if c.ownHosts[a] > 0 {
 				p.hasHosts = true
 			}
 			if len(c.own[a][tASN]) > 0 {
@@ -890,10 +1071,6 @@ func (c *compiler) merge() {
 	// Shared tables: every policy's own entries, found through the chain
 	// at evaluation time.
 	for ci := range s.policies {
-		for _, e := range c.own[ci][tHostnames] {
-			l, _ := s.hosts.Get(e.host, e.hkind)
-			s.hosts.Set(e.host, e.hkind, append(l, owned{int32(ci), e.rule}))
-		}
 		for _, e := range c.own[ci][tProtocols] {
 			if e.pair {
 				s.pairs[e.key] = append(s.pairs[e.key], owned{int32(ci), e.rule})
@@ -1098,7 +1275,7 @@ func (c *compiler) refuseEmpty(used []bool) {
 // not (a misspelt one is reported on its own and must not also make the
 // policy look empty).
 func (c *compiler) hasEntries(p *spolicy) bool {
-	if p.def != nil || p.score != nil {
+	if p.def != nil || p.score != nil || p.hostCount > 0 {
 		return true
 	}
 	for t := range p.tables {
@@ -1134,7 +1311,7 @@ func (c *compiler) finish() {
 	}
 	st := &s.stats
 	st.File, st.Format = s.file, s.format
-	st.Pools, st.Policies, st.Rules, st.Hostnames, st.Shapers = len(s.poolInfo), len(s.policies), len(s.rules)-1, s.hosts.Len(), len(s.shapers)
+	st.Pools, st.Policies, st.Rules, st.Hostnames, st.Shapers = len(s.poolInfo), len(s.policies), len(s.rules)-1-len(c.hostShared)+len(s.hostRules), s.hosts.Len(), len(s.shapers)
 	st.GeoIP = "none"
 	if s.geo != nil {
 		st.GeoIP = s.geo.Describe()

@@ -88,7 +88,9 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// srcFile is a file being read, with the offsets of its line starts.
+// srcFile is a file being read, with the offsets of its line starts,
+// found when a position is first needed: a valid list of a million lines
+// never needs them.
 type srcFile struct {
 	name  string
 	src   []byte
@@ -96,19 +98,21 @@ type srcFile struct {
 }
 
 func newSrcFile(name string, src []byte) *srcFile {
-	f := &srcFile{name: name, src: src, lines: []int{0}}
-	for i, c := range src {
-		if c == '\n' {
-			f.lines = append(f.lines, i+1)
-		}
-	}
-	return f
+	return &srcFile{name: name, src: src}
 }
 
 // pos converts a byte offset to a line and a column counted in characters.
 func (f *srcFile) pos(off int) (int, int) {
 	if off < 0 {
 		return 0, 0
+	}
+	if f.lines == nil {
+		f.lines = []int{0}
+		for i, c := range f.src {
+			if c == '\n' {
+				f.lines = append(f.lines, i+1)
+			}
+		}
 	}
 	off = min(off, len(f.src))
 	i, found := slices.BinarySearch(f.lines, off)

@@ -30,7 +30,15 @@ type Set struct {
 	root     int32 // policy 0, -1 when the file has none
 	rules    []rule
 
-	hosts *pools.Hosts[[]owned]
+	// hosts maps each hostname pattern to the first of its hostRules;
+	// hostText holds their explanations.
+	hosts     *pools.Hosts[uint32]
+	hostRules []hostRule
+	hostText  [3]string // the pattern tables' texts, by pools.HostKind
+	// hostInherited caches each hostRule's explanation as a descendant
+	// policy inherits it, built on first use: storing it for every name
+	// of a big list would cost 26 bytes a name.
+	hostInherited []atomic.Pointer[string]
 	pairs map[uint32][]owned
 	asns  map[uint32][]owned
 
