@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"ips/dpi"
 	"ips/pools"
@@ -45,7 +45,7 @@ type compiler struct {
 	// Hostname entries (see resolveHosts).
 	ownHosts    []int                   // per compiled policy: its hostname entries
 	hasChild    []bool                  // per compiled policy: some policy inherits from it
-	hostOff     []int                   // per host rule: the key's offset in the file
+	hostOff     []uint32                // per host rule: the key's offset in the file
 	hostShared  map[hostShareKey]uint32 // the rule each (policy, marker) shares
 	markerCache map[string]mval         // markers already resolved, by their text
 	nameBuf     []byte
@@ -77,14 +77,15 @@ type mval struct {
 
 func (c *compiler) compile() *Set {
 	c.set = &Set{
-		file:   c.src.f.name,
-		format: c.src.format,
-		root:   -1,
-		rules:  make([]rule, 1), // index 0 is "no rule"
-		hosts:  pools.NewHosts[uint32](),
-		pairs:  map[uint32][]owned{},
-		asns:   map[uint32][]owned{},
-		byID:   map[int64]int32{},
+		file:          c.src.f.name,
+		format:        c.src.format,
+		root:          -1,
+		rules:         make([]rule, 1), // index 0 is "no rule"
+		hostInherited: &sync.Map{},
+		hosts:         pools.NewHosts[uint32](),
+		pairs:         map[uint32][]owned{},
+		asns:          map[uint32][]owned{},
+		byID:          map[int64]int32{},
 	}
 	c.geoLocOff, c.geoASNOff = -1, -1
 	mask := c.opt.MarkMask
@@ -387,7 +388,12 @@ func (c *compiler) catalog() {
 	}
 	cb := build(true)
 
-	var cats []catEntry
+	type catFile struct {
+		f   *srcFile
+		def dpi.CategoryID
+	}
+	var files []catFile
+	lines, size := 0, 0
 	for _, cf := range c.src.catFiles {
 		if cf.file.s == "" {
 			c.errorf(cf.file.off, "category_file: empty file name")
@@ -408,32 +414,44 @@ func (c *compiler) catalog() {
 			c.errorf(cf.file.off, "category_file: %v", err)
 			continue
 		}
-		cats = append(cats, parseCategoryFile(newSrcFile(p, data), def, c.d)...)
+		files = append(files, catFile{newSrcFile(p, data), def})
+		lines += bytes.Count(data, []byte{'\n'}) + 1
+		size += len(data)
 	}
-	if len(cats) == 0 {
+	if len(files) == 0 {
 		c.set.catalog = cb.Build()
 		c.protoCandidates()
 		return
 	}
 	// Category entries keep the application the catalog already gives
 	// the name or address, so a listed host stays YouTube but in Malware.
+	// A listed name the catalog gives no application is not added to the
+	// catalog: the policy finds its category in catHosts, and a blocklist
+	// of 1.5 M names would otherwise cost the engine's map 100 MiB more
+	// (README, "Hostile policy input").
 	probe := cb.Build()
 	cb = build(false)
 	catHosts := pools.NewHosts[dpi.CategoryID]()
+	catHosts.Grow(pools.Domain, lines, size)
 	var pfx []netip.Prefix
 	var pcat []dpi.CategoryID
-	for _, e := range cats {
-		if e.isAddr {
-			en, _ := probe.Addr(e.prefix.Addr())
-			cb.AddPrefix(e.prefix, dpi.CatalogEntry{App: en.App, Category: e.cat})
-			pfx, pcat = append(pfx, e.prefix), append(pcat, e.cat)
-			continue
-		}
-		en, _ := probe.Host(e.host)
-		if e.kind != pools.Subdomains {
-			cb.AddHost(e.host, e.kind == pools.Exact, dpi.CatalogEntry{App: en.App, Category: e.cat})
-		}
-		catHosts.Set(e.host, e.kind, e.cat)
+	for _, cf := range files {
+		parseCategoryFile(cf.f, cf.def, c.d, func(e catEntry) {
+			if e.isAddr {
+				en, _ := probe.Addr(e.prefix.Addr())
+				cb.AddPrefix(e.prefix, dpi.CatalogEntry{App: en.App, Category: e.cat})
+				pfx, pcat = append(pfx, e.prefix), append(pcat, e.cat)
+				return
+			}
+			catHosts.SetBytes(e.host, e.kind, e.cat)
+			if e.kind == pools.Subdomains {
+				return
+			}
+			host := string(e.host)
+			if en, _ := probe.Host(host); en.App != 0 {
+				cb.AddHost(host, e.kind == pools.Exact, dpi.CatalogEntry{App: en.App, Category: e.cat})
+			}
+		})
 	}
 	if catHosts.Len() > 0 {
 		c.set.catHosts = catHosts
@@ -607,12 +625,6 @@ func (c *compiler) policies() {
 	for k := range c.set.hostText {
 		c.set.hostText[k] = c.set.hosts.Table(pools.HostKind(k)).Text()
 	}
-	for ci, n := range c.ownHosts {
-		if n > 0 && c.hasChild[ci] {
-			c.set.hostInherited = make([]atomic.Pointer[string], len(c.set.hostRules))
-			break
-		}
-	}
 	c.hostOff = nil
 	c.merge()
 }
@@ -740,7 +752,7 @@ func (c *compiler) growHosts() {
 		return
 	}
 	c.set.hostRules = make([]hostRule, 0, n)
-	c.hostOff = make([]int, 0, n)
+	c.hostOff = make([]uint32, 0, n)
 	// "hostname NAME → MARKER" per name, which the span of the JSON
 	// ("NAME": "MARKER",) nearly bounds; capacity never written costs
 	// no memory.
@@ -820,19 +832,20 @@ func (c *compiler) addHost(ci int32, p *spolicy, name []byte, kind pools.HostKin
 			if c.src.format == FormatNProbe {
 				later = "; the later one is used"
 			}
-			prevKey, _ := (&jparser{src: c.src.f.src, i: c.hostOff[j]}).string()
+			prev := int(c.hostOff[j])
+			prevKey, _ := (&jparser{src: c.src.f.src, i: prev}).string()
 			c.problem(koff, "policy %d: hostname %s is listed twice (also at %s as %q)%s", p.id, pools.FormatHost(string(name), kind),
-				c.at(c.hostOff[j]), prevKey, later)
+				c.at(prev), prevKey, later)
 			// The later one is used.
 			hr.next = s.hostRules[j].next
 			s.hostRules[j] = hr
-			c.hostOff[j] = koff
+			c.hostOff[j] = uint32(koff)
 			return
 		}
 		hr.next = head
 	}
 	s.hostRules = append(s.hostRules, hr)
-	c.hostOff = append(c.hostOff, koff)
+	c.hostOff = append(c.hostOff, uint32(koff))
 	n := uint32(len(s.hostRules) - 1)
 	if idx >= 0 {
 		*tab.Value(idx) = n

@@ -305,16 +305,13 @@ func (s *Set) inheritedText(ri uint32, r *rule) string {
 	if ri&hostBit == 0 {
 		return r.inherited
 	}
-	if s.hostInherited == nil { // no policy inherits hostnames
-		return r.text
+	// Keyed by pointer, which an interface holds without allocating.
+	h := &s.hostRules[ri&^hostBit]
+	if t, ok := s.hostInherited.Load(h); ok {
+		return t.(string)
 	}
-	slot := &s.hostInherited[ri&^hostBit]
-	if t := slot.Load(); t != nil {
-		return *t
-	}
-	t := fmt.Sprintf("%s (inherited from policy %d)", r.text, s.policies[r.policy].id)
-	slot.Store(&t)
-	return t
+	t, _ := s.hostInherited.LoadOrStore(h, fmt.Sprintf("%s (inherited from policy %d)", r.text, s.policies[r.policy].id))
+	return t.(string)
 }
 
 // ruleKey is rule(ri).key() without building the explanation.

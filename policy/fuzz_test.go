@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"ips/dpi"
+	"ips/pools"
 )
 
 var fuzzFlows = []flow{
@@ -77,15 +78,20 @@ func FuzzCategoryFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := &diags{}
-		es := parseCategoryFile(newSrcFile("cats", b), dpi.CategoryMalware, d)
-		for _, e := range es {
+		parseCategoryFile(newSrcFile("cats", b), dpi.CategoryMalware, d, func(e catEntry) {
 			if !e.cat.Valid() || e.cat == 0 {
 				t.Fatalf("entry with category %d", e.cat)
 			}
-			if !e.isAddr && e.host == "" {
+			if !e.isAddr && len(e.host) == 0 {
 				t.Fatal("entry with neither host nor address")
 			}
-		}
+			if !e.isAddr {
+				// The name is what ParseHostPattern makes of it.
+				if h, k, err := pools.ParseHostPattern(string(e.host)); err != nil || h != string(e.host) || (k != pools.Domain && e.kind == pools.Domain) {
+					t.Fatalf("entry %q (kind %d) does not read back: %q %d %v", e.host, e.kind, h, k, err)
+				}
+			}
+		})
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"ips/dpi"
@@ -35,10 +36,10 @@ type Set struct {
 	hosts     *pools.Hosts[uint32]
 	hostRules []hostRule
 	hostText  [3]string // the pattern tables' texts, by pools.HostKind
-	// hostInherited caches each hostRule's explanation as a descendant
-	// policy inherits it, built on first use: storing it for every name
-	// of a big list would cost 26 bytes a name.
-	hostInherited []atomic.Pointer[string]
+	// hostInherited caches hostRules' explanations as descendant policies
+	// inherit them (*hostRule → string), built on first use: storing one
+	// for every name of a big list would cost 26 bytes a name or more.
+	hostInherited *sync.Map
 	pairs map[uint32][]owned
 	asns  map[uint32][]owned
 
