@@ -2,16 +2,17 @@ package netmatch
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"strings"
 )
 
 // NameTable maps names (byte strings of at most 255 bytes, such as
 // hostnames) to values, compactly enough for blocklists of millions of
-// names: the names are stored back to back in one byte slice, found
-// through an open-addressing index of 32-bit entry numbers, and the
-// values sit in one slice. A map[string]T costs a string header, its own
-// allocation for the bytes and the map's bucket overhead per entry; this
-// costs the name's bytes plus about 10 bytes and the value.
+// names: the names are stored back to back in one text, found through an
+// index of 32-bit entry numbers, and the values sit in one slice. A
+// map[string]T costs a string header, its own allocation for the bytes
+// and the map's overhead per entry; this costs the name's bytes plus
+// about 11 bytes and the value.
 //
 // The hash is keyed with a per-table random seed, so names chosen to
 // collide (a hostile list) cannot be prepared in advance. Lookups
@@ -26,7 +27,26 @@ type NameTable[T any] struct {
 	starts []uint32 // name i is text[starts[i]:starts[i]+lens[i]]
 	lens   []uint8
 	vals   []T
-	slots  []uint32 // 0: empty; else entry number + 1
+	// The index, in groups of 8 slots as in Go's own maps: a control
+	// byte per slot (ctrlEmpty, or 7 bits of the name's hash) packed in
+	// one word per group, compared 8 at a time, and the entry number of
+	// each slot. A probe reads one word per group, and a name's bytes
+	// only when 7 more bits of its hash agree.
+	ctrl []uint64
+	idx  []uint32
+}
+
+const (
+	ctrlEmpty = 0x80
+	lsb       = 0x0101010101010101
+	msb       = 0x8080808080808080
+)
+
+// matchTag has the high bit set in each byte of ctrl that equals tag
+// (and rarely in one more, which the name comparison rejects).
+func matchTag(ctrl uint64, tag uint8) uint64 {
+	x := ctrl ^ (lsb * uint64(tag))
+	return (x - lsb) &^ x & msb
 }
 
 // NewNameTable returns an empty table.
@@ -62,60 +82,86 @@ func (t *NameTable[T]) key(i int) string {
 	return t.text.String()[s : s+uint32(t.lens[i])]
 }
 
-// resize makes the index hold n names at a load of at most 3/4.
+// resize makes the index hold n names at a load of at most 7/8.
 func (t *NameTable[T]) resize(n int) {
-	size := len(t.slots)
-	if size == 0 {
-		size = 16
+	groups := len(t.ctrl)
+	if groups == 0 {
+		groups = 2
 	}
-	for n > size/4*3 {
-		size *= 2
+	for n > groups*7 {
+		groups *= 2
 	}
-	if size == len(t.slots) {
+	if groups == len(t.ctrl) {
 		return
 	}
-	t.slots = make([]uint32, size)
-	mask := uint64(size - 1)
+	t.ctrl = make([]uint64, groups)
+	for g := range t.ctrl {
+		t.ctrl[g] = lsb * ctrlEmpty
+	}
+	t.idx = make([]uint32, groups*8)
 	for i := range t.vals {
-		for j := maphash.String(t.seed, t.key(i)) & mask; ; j = (j + 1) & mask {
-			if t.slots[j] == 0 {
-				t.slots[j] = uint32(i + 1)
-				break
-			}
+		t.place(i, maphash.String(t.seed, t.key(i)))
+	}
+}
+
+// place puts entry i, whose name hashes to h, in the first empty slot of
+// its probe sequence (groups g, g+1, g+3, g+6, …, which visits them all).
+func (t *NameTable[T]) place(i int, h uint64) {
+	mask := uint64(len(t.ctrl) - 1)
+	for g, step := (h>>7)&mask, uint64(1); ; g, step = (g+step)&mask, step+1 {
+		if e := t.ctrl[g] & msb; e != 0 {
+			b := bits.TrailingZeros64(e) >> 3
+			t.ctrl[g] = t.ctrl[g]&^(0xff<<(b*8)) | (h&0x7f)<<(b*8)
+			t.idx[int(g)*8+b] = uint32(i)
+			return
 		}
 	}
 }
 
 // Index returns the entry number of name, or -1.
 func (t *NameTable[T]) Index(name string) int {
-	if t == nil || len(t.slots) == 0 {
+	if t == nil || len(t.ctrl) == 0 {
 		return -1
 	}
-	mask := uint64(len(t.slots) - 1)
-	for j := maphash.String(t.seed, name) & mask; ; j = (j + 1) & mask {
-		e := t.slots[j]
-		if e == 0 {
-			return -1
+	h := maphash.String(t.seed, name)
+	text := t.text.String()
+	mask := uint64(len(t.ctrl) - 1)
+	for g, step := (h>>7)&mask, uint64(1); ; g, step = (g+step)&mask, step+1 {
+		c := t.ctrl[g]
+		for m := matchTag(c, uint8(h&0x7f)); m != 0; m &= m - 1 {
+			i := t.idx[int(g)*8+bits.TrailingZeros64(m)>>3]
+			if int(t.lens[i]) == len(name) {
+				if s := t.starts[i]; text[s:s+uint32(len(name))] == name {
+					return int(i)
+				}
+			}
 		}
-		if t.key(int(e-1)) == name {
-			return int(e - 1)
+		if c&msb != 0 {
+			return -1
 		}
 	}
 }
 
 // IndexBytes is Index for a name held in a byte slice.
 func (t *NameTable[T]) IndexBytes(name []byte) int {
-	if t == nil || len(t.slots) == 0 {
+	if t == nil || len(t.ctrl) == 0 {
 		return -1
 	}
-	mask := uint64(len(t.slots) - 1)
-	for j := maphash.Bytes(t.seed, name) & mask; ; j = (j + 1) & mask {
-		e := t.slots[j]
-		if e == 0 {
-			return -1
+	h := maphash.Bytes(t.seed, name)
+	text := t.text.String()
+	mask := uint64(len(t.ctrl) - 1)
+	for g, step := (h>>7)&mask, uint64(1); ; g, step = (g+step)&mask, step+1 {
+		c := t.ctrl[g]
+		for m := matchTag(c, uint8(h&0x7f)); m != 0; m &= m - 1 {
+			i := t.idx[int(g)*8+bits.TrailingZeros64(m)>>3]
+			if int(t.lens[i]) == len(name) {
+				if s := t.starts[i]; text[s:s+uint32(len(name))] == string(name) {
+					return int(i)
+				}
+			}
 		}
-		if t.key(int(e-1)) == string(name) {
-			return int(e - 1)
+		if c&msb != 0 {
+			return -1
 		}
 	}
 }
@@ -169,8 +215,8 @@ func (t *NameTable[T]) Write(b []byte) { t.text.Write(b) }
 // TextLen is the length of the table's text.
 func (t *NameTable[T]) TextLen() int { return t.text.Len() }
 
-// Text is the table's text; a name's bytes stay where they were written,
-// so slices of it stay valid as the table grows.
+// Text is the table's text. What was written stays where it was, so
+// slices of an earlier Text stay valid as the table grows.
 func (t *NameTable[T]) Text() string { return t.text.String() }
 
 // PutAt adds the name already written at Text()[start:start+n] with
@@ -178,7 +224,7 @@ func (t *NameTable[T]) Text() string { return t.text.String() }
 // table (check with Index first); one longer than 255 bytes, or beyond
 // 4 GiB of text, is not added (-1).
 func (t *NameTable[T]) PutAt(start, n int, v T) int {
-	if n > 255 || start+n > 1<<32-1 || start < 0 || start+n > t.text.Len() {
+	if n > 255 || start < 0 || start+n > 1<<32-1 || start+n > t.text.Len() {
 		return -1
 	}
 	t.resize(len(t.vals) + 1)
@@ -186,13 +232,8 @@ func (t *NameTable[T]) PutAt(start, n int, v T) int {
 	t.lens = append(t.lens, uint8(n))
 	t.vals = append(t.vals, v)
 	i := len(t.vals) - 1
-	mask := uint64(len(t.slots) - 1)
-	for j := maphash.String(t.seed, t.key(i)) & mask; ; j = (j + 1) & mask {
-		if t.slots[j] == 0 {
-			t.slots[j] = uint32(i + 1)
-			return i
-		}
-	}
+	t.place(i, maphash.String(t.seed, t.key(i)))
+	return i
 }
 
 // Value returns a pointer to entry i's value.
