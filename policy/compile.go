@@ -77,15 +77,15 @@ type mval struct {
 
 func (c *compiler) compile() *Set {
 	c.set = &Set{
-		file:          c.src.f.name,
-		format:        c.src.format,
-		root:          -1,
-		rules:         make([]rule, 1), // index 0 is "no rule"
-		hostInherited: &sync.Map{},
-		hosts:         pools.NewHosts[uint32](),
-		pairs:         map[uint32][]owned{},
-		asns:          map[uint32][]owned{},
-		byID:          map[int64]int32{},
+		file:              c.src.f.name,
+		format:            c.src.format,
+		root:              -1,
+		rules:             make([]rule, 1), // index 0 is "no rule"
+		hostInheritedLazy: &sync.Map{},
+		hosts:             pools.NewHosts[uint32](),
+		pairs:             map[uint32][]owned{},
+		asns:              map[uint32][]owned{},
+		byID:              map[int64]int32{},
 	}
 	c.geoLocOff, c.geoASNOff = -1, -1
 	mask := c.opt.MarkMask
@@ -625,6 +625,14 @@ func (c *compiler) policies() {
 	for k := range c.set.hostText {
 		c.set.hostText[k] = c.set.hosts.Table(pools.HostKind(k)).Text()
 	}
+	if n := len(c.set.hostRules); n > 0 && n <= eagerInherited {
+		c.set.hostInherited = make([]string, n)
+		for i := range c.set.hostRules {
+			if h := &c.set.hostRules[i]; c.hasChild[h.policy] {
+				c.set.hostInherited[i] = c.set.inheritedHostText(h)
+			}
+		}
+	}
 	c.hostOff = nil
 	c.merge()
 }
@@ -730,6 +738,10 @@ type hostRule struct {
 	kind   pools.HostKind
 	next   uint32
 }
+
+// eagerInherited is the number of hostname rules up to which their
+// inherited explanations are built at compilation, not on first use.
+const eagerInherited = 1 << 16
 
 const (
 	// hostBit marks rule numbers that name a hostRule, not a rule.

@@ -305,13 +305,21 @@ func (s *Set) inheritedText(ri uint32, r *rule) string {
 	if ri&hostBit == 0 {
 		return r.inherited
 	}
+	i := ri &^ hostBit
+	if s.hostInherited != nil {
+		return s.hostInherited[i]
+	}
 	// Keyed by pointer, which an interface holds without allocating.
-	h := &s.hostRules[ri&^hostBit]
-	if t, ok := s.hostInherited.Load(h); ok {
+	h := &s.hostRules[i]
+	if t, ok := s.hostInheritedLazy.Load(h); ok {
 		return t.(string)
 	}
-	t, _ := s.hostInherited.LoadOrStore(h, fmt.Sprintf("%s (inherited from policy %d)", r.text, s.policies[r.policy].id))
+	t, _ := s.hostInheritedLazy.LoadOrStore(h, s.inheritedHostText(h))
 	return t.(string)
+}
+
+func (s *Set) inheritedHostText(h *hostRule) string {
+	return fmt.Sprintf("%s (inherited from policy %d)", s.hostText[h.kind][h.off:h.off+uint32(h.tlen)], s.policies[h.policy].id)
 }
 
 // ruleKey is rule(ri).key() without building the explanation.

@@ -144,3 +144,63 @@ func TestErrorOutputCapped(t *testing.T) {
 		t.Errorf("under the cap: %q", got)
 	}
 }
+
+// TestBigHostnameTable: a hostnames table past eagerInherited entries
+// (read lazily, explanations of inherited rules built on first use)
+// decides as a small one, points at a bad entry deep inside it, and
+// judges without allocating once warm.
+func TestBigHostnameTable(t *testing.T) {
+	const n = eagerInherited + 5000
+	var b strings.Builder
+	b.WriteString(`{"version": 1, "pools": [{"name": "lan", "ip": ["10.0.0.0/8"], "policy": 1}],
+ "policies": [{"id": 1, "parent": 0, "markers": {"hostnames": {"=own.example": "reject"}}},
+  {"id": 0, "default_marker": "pass", "markers": {"hostnames": {`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "\n\"H%d.Example.com.\": %q", i, []string{"drop", "reject", "2"}[i%3])
+	}
+	b.WriteString("\n, \"*.sub.example.org\": \"drop\"}}}]}")
+	s, rep, err := Parse("big.json", []byte(b.String()), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Hostnames != n+2 {
+		t.Errorf("%d hostnames, want %d", rep.Hostnames, n+2)
+	}
+	for _, c := range []struct {
+		host, rule string
+	}{
+		{"h7.example.com", "hostname h7.example.com → reject (inherited from policy 0)"},
+		{"www.H9.EXAMPLE.com", "hostname h9.example.com → drop (inherited from policy 0)"},
+		{"h70000.example.com", "hostname h70000.example.com → reject (inherited from policy 0)"},
+		{"own.example", "hostname =own.example → reject"},
+		{"a.sub.example.org", "hostname *.sub.example.org → drop (inherited from policy 0)"},
+		{"sub.example.org", "default_marker → pass (inherited from policy 0)"},
+		{"xh7.example.com", "default_marker → pass (inherited from policy 0)"},
+	} {
+		r := classified(0, 0, c.host)
+		in := Input{Result: &r, Local: addr("10.1.2.3"), Remote: addr("192.0.2.1")}
+		if d := s.Evaluate(&in); d.Rule != c.rule {
+			t.Errorf("%s: %q, want %q", c.host, d.Rule, c.rule)
+		}
+		if n := testing.AllocsPerRun(100, func() { s.Evaluate(&in) }); n != 0 {
+			t.Errorf("%s: %v allocations once warm", c.host, n)
+		}
+	}
+	// A bad entry deep in the table is reported at its line, with the
+	// entries around it still read.
+	text := strings.Replace(b.String(), `"H70000.Example.com.": "reject"`, `"H70000 .Example.com.": "rejekt"`, 1)
+	text = strings.Replace(text, `"H70001.Example.com.": "2"`, `"H70001.Example.com.": "dorp"`, 1)
+	_, _, err = Parse("big.json", []byte(text), LoadOptions{})
+	got := diagnostics(err, nil)
+	for _, w := range []string{
+		fmt.Sprintf(`big.json:%d:1: hostname "H70000 .Example.com.": character ' ' not allowed in a hostname`, 70000+4),
+		fmt.Sprintf(`big.json:%d:24: unknown marker "dorp"`, 70001+4),
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in\n%s", w, got)
+		}
+	}
+}

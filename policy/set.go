@@ -36,12 +36,14 @@ type Set struct {
 	hosts     *pools.Hosts[uint32]
 	hostRules []hostRule
 	hostText  [3]string // the pattern tables' texts, by pools.HostKind
-	// hostInherited caches hostRules' explanations as descendant policies
-	// inherit them (*hostRule → string), built on first use: storing one
-	// for every name of a big list would cost 26 bytes a name or more.
-	hostInherited *sync.Map
-	pairs map[uint32][]owned
-	asns  map[uint32][]owned
+	// hostInherited holds hostRules' explanations as descendant policies
+	// inherit them, when there are at most eagerInherited rules; above,
+	// hostInheritedLazy caches them (*hostRule → string) as first used:
+	// one for every name of a big list would cost 26 bytes a name or more.
+	hostInherited     []string
+	hostInheritedLazy *sync.Map
+	pairs             map[uint32][]owned
+	asns              map[uint32][]owned
 
 	geo     *pools.Geo
 	geoKey  string
