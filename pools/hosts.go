@@ -106,7 +106,9 @@ func AppendHostPattern(dst, s []byte) ([]byte, HostKind, error) {
 	return dst, k, nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
 
 // Hosts maps hostname patterns to values. Match visits the patterns that
 // match a name from the most specific to the least: the exact name, then
