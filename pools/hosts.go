@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"ips/internal/netmatch"
 )
@@ -50,6 +51,15 @@ func ParseHostPattern(s string) (string, HostKind, error) {
 // string per name.
 func AppendHostPattern(dst, s []byte) ([]byte, HostKind, error) {
 	orig := s
+	for _, c := range s {
+		if c >= utf8.RuneSelf {
+			// Read as ParseHostPattern always has: Unicode spaces
+			// trimmed and Unicode case folded first ("\u212a.com", a
+			// Kelvin sign, is "k.com").
+			s = []byte(strings.ToLower(strings.TrimSpace(string(s))))
+			break
+		}
+	}
 	for len(s) > 0 && isSpace(s[0]) {
 		s = s[1:]
 	}
