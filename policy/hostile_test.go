@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -189,18 +190,41 @@ func TestBigHostnameTable(t *testing.T) {
 			t.Errorf("%s: %v allocations once warm", c.host, n)
 		}
 	}
+	// Workers share the Set: first uses from several goroutines at once
+	// agree on the text (go test -race checks the cache).
+	var wg sync.WaitGroup
+	got := make([]string, 4)
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				r := classified(0, 0, fmt.Sprintf("h%d.example.com", 10000+i))
+				d := s.Evaluate(&Input{Result: &r, Local: addr("10.1.2.3"), Remote: addr("192.0.2.1")})
+				if i == 1999 {
+					got[g] = d.Rule
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range got {
+		if r != "hostname h11999.example.com → drop (inherited from policy 0)" {
+			t.Errorf("concurrent first use: %q", r)
+		}
+	}
 	// A bad entry deep in the table is reported at its line, with the
 	// entries around it still read.
 	text := strings.Replace(b.String(), `"H70000.Example.com.": "reject"`, `"H70000 .Example.com.": "rejekt"`, 1)
 	text = strings.Replace(text, `"H70001.Example.com.": "2"`, `"H70001.Example.com.": "dorp"`, 1)
 	_, _, err = Parse("big.json", []byte(text), LoadOptions{})
-	got := diagnostics(err, nil)
+	diag := diagnostics(err, nil)
 	for _, w := range []string{
 		fmt.Sprintf(`big.json:%d:1: hostname "H70000 .Example.com.": character ' ' not allowed in a hostname`, 70000+4),
 		fmt.Sprintf(`big.json:%d:24: unknown marker "dorp"`, 70001+4),
 	} {
-		if !strings.Contains(got, w) {
-			t.Errorf("missing %q in\n%s", w, got)
+		if !strings.Contains(diag, w) {
+			t.Errorf("missing %q in\n%s", w, diag)
 		}
 	}
 }
