@@ -149,6 +149,16 @@ func Convert(name string, data []byte, opt LoadOptions) ([]byte, *Report, error)
 				seen[e.canon] = len(m)
 				m = append(m, kv{e.canon, e.out})
 			}
+			if t == tHostnames {
+				c.eachHost(p, func(canon string, mk mval) {
+					if j, dup := seen[canon]; dup {
+						m[j].v = mk.out()
+						return
+					}
+					seen[canon] = len(m)
+					m = append(m, kv{canon, mk.out()})
+				})
+			}
 			if len(m) > 0 {
 				markers = append(markers, kv{tableKeys[t], m})
 			}
@@ -214,4 +224,23 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// eachHost calls fn with each valid hostname entry of a policy, its
+// pattern canonical, in file order.
+func (c *compiler) eachHost(p *spolicy, fn func(canon string, m mval)) {
+	for _, obj := range p.hosts {
+		eachMember(c.src.f.src, obj, func(key []byte, _ int, v jscalar) {
+			if v.kind != jString && v.kind != jNumber {
+				return
+			}
+			name, kind, err := pools.AppendHostPattern(nil, key)
+			if err != nil {
+				return
+			}
+			if m, ok := c.marker(smarker{off: v.off, s: string(v.raw), num: v.kind == jNumber}); ok {
+				fn(pools.FormatHost(string(name), kind), m)
+			}
+		})
+	}
 }

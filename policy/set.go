@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"ips/dpi"
@@ -31,9 +32,19 @@ type Set struct {
 	root     int32 // policy 0, -1 when the file has none
 	rules    []rule
 
-	hosts *pools.Hosts[[]owned]
-	pairs map[uint32][]owned
-	asns  map[uint32][]owned
+	// hosts maps each hostname pattern to the first of its hostRules;
+	// hostText holds their explanations.
+	hosts     *pools.Hosts[uint32]
+	hostRules []hostRule
+	hostText  [3]string // the pattern tables' texts, by pools.HostKind
+	// hostInherited holds hostRules' explanations as descendant policies
+	// inherit them, when there are at most eagerInherited rules; above,
+	// hostInheritedLazy caches them (*hostRule → string) as first used:
+	// one for every name of a big list would cost 26 bytes a name or more.
+	hostInherited     []string
+	hostInheritedLazy *sync.Map
+	pairs             map[uint32][]owned
+	asns              map[uint32][]owned
 
 	geo     *pools.Geo
 	geoKey  string

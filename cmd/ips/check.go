@@ -67,17 +67,16 @@ Flags:
 		set, rep, err = policy.Load(path, opt)
 	}
 	var el policy.ErrorList
-	if errors.As(err, &el) {
-		for _, d := range el {
-			fmt.Fprintln(stderr, d)
-		}
-	} else if err != nil {
+	var warns []policy.Diagnostic
+	if rep != nil {
+		warns = rep.Warnings
+	}
+	if err != nil && !errors.As(err, &el) {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 	}
-	if rep != nil {
-		for _, w := range rep.Warnings {
-			fmt.Fprintln(stderr, w)
-		}
+	// The first policy.MaxShown problems, then a count of the rest.
+	for _, line := range policy.Problems(el, warns) {
+		fmt.Fprintln(stderr, line)
 	}
 	if err != nil {
 		n := len(el)
