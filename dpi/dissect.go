@@ -109,14 +109,16 @@ func (c *Ctx) SetApp(app ProtoID) {
 	c.Flow.Result.App = app
 }
 
-// SetHostname records the requested server name (lower-cased, interned)
-// and looks it up in the catalog: a known service becomes the flow's
-// application unless a dissector already named one.
+// SetHostname records the requested server name, in the canonical form
+// a server compares (netmatch.AppendCanonicalHost: lower case, no port,
+// no trailing dot; interned), and looks it up in the catalog: a known
+// service becomes the flow's application unless a dissector already named
+// one. It returns the name recorded ("" when b names nothing).
 func (c *Ctx) SetHostname(b []byte) string {
-	if len(b) == 0 {
+	h := c.e.intern.host(b)
+	if h == "" {
 		return ""
 	}
-	h := c.e.intern.lower(b)
 	c.setHostname(h)
 	return h
 }
