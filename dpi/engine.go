@@ -403,9 +403,6 @@ func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 		if s.payloads[dir] < 0xffff {
 			s.payloads[dir]++
 		}
-		if s.incDir == dir {
-			s.incomplete = false // the dissector says again if it still is
-		}
 		e.dissect(f, p, dir, payload)
 	}
 	if r.State.Final() {
