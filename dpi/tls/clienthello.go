@@ -46,15 +46,15 @@ type ClientHello struct {
 	ALPN    []byte
 	HasALPN bool
 
-	PaddingLen     int
-	ECH            bool // encrypted_client_hello (0xfe0d)
+	PaddingLen int
+	ECH        bool // encrypted_client_hello (0xfe0d)
 	// ECHOuter: the ECH extension is a well-formed outer ECHClientHello
 	// (type 0: cipher suite, config_id, enc, a non-empty payload; RFC 9849
 	// §5). Real ECH and GREASE ECH both are; ECHConfigID and
 	// ECHPayloadLen describe it.
-	ECHOuter      bool
-	ECHConfigID   uint8
-	ECHPayloadLen int
+	ECHOuter       bool
+	ECHConfigID    uint8
+	ECHPayloadLen  int
 	ESNI           bool // draft encrypted_server_name (0xffce)
 	EncryptThenMAC bool // present and empty, as RFC 7366 wants
 	UseSRTP        bool // DTLS-SRTP: a WebRTC media key exchange
