@@ -31,6 +31,9 @@ type quicState struct {
 	plain  []byte
 	crypto quic.Crypto
 	hello  bool // the ClientHello (or CHLO) was read
+	// waiting: the client's first packets were long headers of a known
+	// version but no Initial (0-RTT overtook it).
+	waiting bool
 }
 
 // QUIC bounds.
@@ -51,6 +54,9 @@ func dissectQUIC(c *Ctx) Status {
 	p := c.Payload
 	r := &c.Flow.Result
 	if r.Master == 0 {
+		if c.Dir != ToServer && q.waiting && c.Payloads(ToServer) < 4 {
+			return Continue // whatever the server says, the Initial may still come
+		}
 		if c.Dir != ToServer || len(p) < 7 {
 			return Exclude
 		}
@@ -59,6 +65,7 @@ func dissectQUIC(c *Ctx) Status {
 			// 0-RTT packets may overtake the Initial they follow: give
 			// the Initial a few more packets to arrive.
 			if p[0]&0x80 != 0 && quic.Supported(quicVersion(p)) && c.Payloads(ToServer) < 4 {
+				q.waiting = true
 				return Continue
 			}
 			return Exclude
