@@ -91,6 +91,8 @@ func TestTLSRecordFragmentationAndTinySegments(t *testing.T) {
 		{"4 KB hello in 16-byte records, 100-byte segments", 16, []int{100}, 4096},
 		{"2 KB hello, 1-byte records, 1-byte segments", 1, []int{1}, 2048},
 		{"13 KB hello in 1-byte records", 1, []int{1448}, 13000},
+		{"16 000-byte hello", 0, []int{1448}, 16000},
+		{"16 000-byte hello in 1-byte records, 1-byte segments", 1, []int{1}, 16000},
 	}
 	for _, tr := range tricks {
 		for _, host := range []string{"blocked.example", "allowed.example"} {
