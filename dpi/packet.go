@@ -92,6 +92,17 @@ type Packet struct {
 	// ICMP type and code for ICMP and ICMPv6.
 	ICMPType, ICMPCode uint8
 	Seq, Ack           uint32
+	// Window is the TCP window field as sent (not scaled). TCPOpts says
+	// which TCP options the header carried; WScale and TSVal are the
+	// window scale (SYN only) and timestamp values when present.
+	Window  uint16
+	TCPOpts TCPOptions
+	WScale  uint8
+	TSVal   uint32
+	// Checksum says whether the TCP checksum still needs verifying;
+	// Decode leaves it ChecksumUnchecked, the queue sets what the kernel
+	// told.
+	Checksum ChecksumState
 	// IPLen is the length of the outermost IP packet as it was on the
 	// wire, the figure byte counters add up.
 	IPLen int
@@ -101,7 +112,19 @@ type Packet struct {
 	// SrcMAC is the Ethernet source, when the link has one.
 	SrcMAC, DstMAC [6]byte
 	HasMAC         bool
+
+	seg []byte // the whole TCP segment, for its checksum
 }
+
+// TCPOptions flags the TCP options a segment carried.
+type TCPOptions uint8
+
+const (
+	TCPOptWScale TCPOptions = 1 << iota // window scale (RFC 7323)
+	TCPOptTS                            // timestamps (RFC 7323)
+	TCPOptMD5                           // MD5 signature (RFC 2385) or TCP-AO (RFC 5925)
+	TCPOptBad                           // an option's length ran past the header
+)
 
 // Decode errors. A packet that fails to decode is counted, not fatal.
 var (
@@ -408,12 +431,17 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		p.Seq = binary.BigEndian.Uint32(b[4:])
 		p.Ack = binary.BigEndian.Uint32(b[8:])
 		p.TCPFlags = b[13]
+		p.Window = binary.BigEndian.Uint16(b[14:])
 		off := int(b[12]>>4) * 4
 		if off < 20 || off > len(b) {
 			p.Flags |= FlagMalformed
 			p.Payload = nil
 			return nil
 		}
+		if off > 20 {
+			p.tcpOptions(b[20:off])
+		}
+		p.seg = b
 		p.Payload = b[off:]
 	case IPProtoUDP:
 		if !p.ports(b, 8) {
@@ -458,6 +486,37 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		}
 	}
 	return nil
+}
+
+// tcpOptions reads the options the stream tracker needs (RFC 9293 §3.1
+// layout: kind, length, value; kinds 0 and 1 have no length).
+func (p *Packet) tcpOptions(o []byte) {
+	for len(o) > 0 {
+		kind := o[0]
+		if kind == 0 {
+			return
+		}
+		if kind == 1 {
+			o = o[1:]
+			continue
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			p.TCPOpts |= TCPOptBad
+			return
+		}
+		n := int(o[1])
+		switch {
+		case kind == 3 && n == 3:
+			p.TCPOpts |= TCPOptWScale
+			p.WScale = o[2]
+		case kind == 8 && n == 10:
+			p.TCPOpts |= TCPOptTS
+			p.TSVal = binary.BigEndian.Uint32(o[2:])
+		case kind == 19 || kind == 29:
+			p.TCPOpts |= TCPOptMD5
+		}
+		o = o[n:]
+	}
 }
 
 // ports reads the two ports at the start of a transport header of at

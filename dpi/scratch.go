@@ -16,6 +16,15 @@ type scratch struct {
 	tcp         [2]tcpDir
 	// payloads counts packets with payload per direction.
 	payloads [2]uint16
+	// spent counts the packets charged to the budget (TCP); free those
+	// that only advanced a reassembly.
+	spent, free uint16
+	// closed: an acceptable RST was seen. overflowed: bit per direction
+	// whose buffer filled up. overlapDiffers: held bytes were
+	// contradicted.
+	closed         bool
+	overlapDiffers bool
+	overflowed     uint8
 
 	tls      tlsState
 	quic     quicState
