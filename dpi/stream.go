@@ -298,10 +298,13 @@ func (e *Engine) learnSender(s *scratch, p *Packet, dir Dir) {
 func (e *Engine) tcpSyn(f *Flow, p *Packet, dir Dir) {
 	s := f.s
 	d, o := &s.tcp[dir], &s.tcp[1-dir]
-	if d.delivered || d.r != nil && d.r.nhead > 0 || d.init && !d.syn || d.syn && p.TCPFlags&TCPAck != 0 && p.Seq != d.isn {
-		// A SYN on a connection that carries data, or a second SYN-ACK
-		// with another ISN: Linux answers with a challenge ACK (RFC 5961
-		// §4) and keeps the connection as it is.
+	if d.delivered || d.r != nil && d.r.nhead > 0 || d.init && !d.syn ||
+		d.syn && p.TCPFlags&TCPAck != 0 && p.Seq != d.isn ||
+		o.syn && d.ackKnown && p.TCPFlags&TCPAck == 0 {
+		// A SYN on an established connection (it carries data, or the
+		// sender acknowledged the peer's SYN), or a second SYN-ACK with
+		// another ISN: Linux answers with a challenge ACK (RFC 5961 §4)
+		// and keeps the connection as it is.
 		e.stats.TCPRejected++
 		return
 	}
