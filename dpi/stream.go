@@ -53,8 +53,8 @@ const (
 	headMin = 9
 	// freeCap bounds, per flow, the packets that do not count against
 	// the packet budget because they only advanced a reassembly (a
-	// ClientHello in 1-byte segments, and the ACKs they draw).
-	freeCap = 4096
+	// ClientHello of 8 KB in 1-byte segments, and the ACKs they draw).
+	freeCap = 1 << 15
 	// maxScale is RFC 7323's largest window shift.
 	maxScale = 14
 )
