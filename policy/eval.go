@@ -151,7 +151,9 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	if h.MACPending {
 		return d
 	}
-	d.Final = r.State.Final() || s.settled(p, h, r, &ms, ru.key())
+	// With on_uninspectable "drop", a flow still being inspected may yet
+	// turn out uninspectable: no rule settles it early.
+	d.Final = r.State.Final() || !(s.dropUninspectable && r.State == dpi.Inspecting) && s.settled(p, h, r, &ms, ru.key())
 	return d
 }
 

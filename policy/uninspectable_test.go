@@ -60,6 +60,16 @@ func TestOnUninspectable(t *testing.T) {
 	if e := s.Judge(h, &r).Explain(); !strings.Contains(e, "on_uninspectable") {
 		t.Errorf("explanation %q does not name the option", e)
 	}
+	// Under "drop", a flow still being inspected is not settled early (it
+	// may yet turn out uninspectable); under the default it is.
+	inspecting := dpi.Result{State: dpi.Inspecting}
+	if d := s.Judge(h, &inspecting); d.Final {
+		t.Errorf("on_uninspectable drop: inspecting flow decided %v early", d.Action)
+	}
+	def := mustParse(t, strings.Replace(doc, "%s", "", 1), LoadOptions{})
+	if d := def.Judge(h, &inspecting); !d.Final {
+		t.Errorf("default: inspecting flow of a policy that cannot change not settled")
+	}
 	// Flow risk markers see the risk when the option passes.
 	s = mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "pass",
 	  "markers": {"risks": {"OBFUSCATED_TRAFFIC": "drop"}}}]}`, LoadOptions{})
