@@ -63,10 +63,12 @@ func TestOnUninspectable(t *testing.T) {
 	// Under "drop", a flow still being inspected is not settled early (it
 	// may yet turn out uninspectable); under the default it is.
 	inspecting := dpi.Result{State: dpi.Inspecting}
-	if d := s.Judge(h, &inspecting); d.Final {
+	const plain = `{"version": 1, %s"policies": [{"id": 0, "default_marker": "pass"}]}`
+	drop := mustParse(t, strings.Replace(plain, "%s", `"on_uninspectable": "drop", `, 1), LoadOptions{})
+	if d := drop.Judge(h, &inspecting); d.Final {
 		t.Errorf("on_uninspectable drop: inspecting flow decided %v early", d.Action)
 	}
-	def := mustParse(t, strings.Replace(doc, "%s", "", 1), LoadOptions{})
+	def := mustParse(t, strings.Replace(plain, "%s", "", 1), LoadOptions{})
 	if d := def.Judge(h, &inspecting); !d.Final {
 		t.Errorf("default: inspecting flow of a policy that cannot change not settled")
 	}
