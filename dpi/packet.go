@@ -58,6 +58,7 @@ const (
 	TCPRst = 0x04
 	TCPPsh = 0x08
 	TCPAck = 0x10
+	TCPUrg = 0x20
 )
 
 // PacketFlags describe how a packet decoded.
@@ -96,6 +97,7 @@ type Packet struct {
 	// which TCP options the header carried; WScale and TSVal are the
 	// window scale (SYN only) and timestamp values when present.
 	Window  uint16
+	Urgent  uint16 // the urgent pointer (meaningful with TCPUrg)
 	TCPOpts TCPOptions
 	WScale  uint8
 	TSVal   uint32
@@ -432,6 +434,7 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		p.Ack = binary.BigEndian.Uint32(b[8:])
 		p.TCPFlags = b[13]
 		p.Window = binary.BigEndian.Uint16(b[14:])
+		p.Urgent = binary.BigEndian.Uint16(b[18:])
 		off := int(b[12]>>4) * 4
 		if off < 20 || off > len(b) {
 			p.Flags |= FlagMalformed

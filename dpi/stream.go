@@ -84,6 +84,8 @@ type tcpDir struct {
 	edgeKnown bool
 	edge      uint32 // right edge of the window the receiver advertised
 	fin       bool   // the sender's FIN was accepted
+	urg       bool   // urgSeq is an urgent byte not yet read
+	urgSeq    uint32 // the urgent byte, which Linux takes out of the stream
 	delivered bool   // the head was handed to the dissectors
 	lost      bool   // the receiver accepted bytes the engine could not keep
 
@@ -243,14 +245,21 @@ func (e *Engine) tcpSegment(f *Flow, p *Packet, dir Dir) bool {
 		return false
 	}
 	if rel > 0 {
+		if fl&TCPUrg != 0 && p.Urgent > 0 {
+			e.urgent(d, seq+uint32(p.Urgent)-1)
+		}
 		return e.holdSegment(f, d, uint32(rel), pl)
 	}
 	pl = pl[-rel:]
+	if fl&TCPUrg != 0 && p.Urgent > 0 {
+		e.urgent(d, seq+uint32(p.Urgent)-1)
+	}
 	if r := d.r; r != nil && r.n > 0 {
 		r.compare(f, d.next, 0, pl)
 	}
+	at := d.next
 	d.next += uint32(len(pl))
-	progress := e.deliver(f, p, dir, pl)
+	progress := e.deliverAt(f, p, dir, at, pl)
 	if f.s == nil {
 		return progress
 	}
@@ -369,6 +378,41 @@ func (s *scratch) holes() bool {
 		}
 	}
 	return false
+}
+
+// urgent records an urgent byte (RFC 9293 §3.8.5; the pointer names the
+// byte after it, as BSD and Linux read it). Linux takes that byte out of
+// the stream (unless the application asked for SO_OOBINLINE, which the
+// services a DPI box fronts do not), so the dissectors must not see it
+// either (ByeDPI's --oob hides a byte inside a ClientHello that way).
+// Only the latest urgent byte counts, as in Linux.
+func (e *Engine) urgent(d *tcpDir, seq uint32) {
+	if seqLT(seq, d.next) {
+		return // already read
+	}
+	d.urg, d.urgSeq = true, seq
+}
+
+// deliverAt delivers b, which starts at sequence number seq, without the
+// urgent byte if it falls inside.
+func (e *Engine) deliverAt(f *Flow, p *Packet, dir Dir, seq uint32, b []byte) bool {
+	d := &f.s.tcp[dir]
+	if !d.urg || seqLT(d.urgSeq, seq) || !seqLT(d.urgSeq, seq+uint32(len(b))) {
+		return e.deliver(f, p, dir, b)
+	}
+	d.urg = false
+	i := int(d.urgSeq - seq)
+	progress := false
+	if i > 0 {
+		progress = e.deliver(f, p, dir, b[:i])
+		if f.s == nil {
+			return progress
+		}
+	}
+	if i+1 < len(b) {
+		progress = e.deliver(f, p, dir, b[i+1:]) || progress
+	}
+	return progress
 }
 
 // deliver hands in-order bytes of dir to the dissectors, gathering a tiny
@@ -668,7 +712,7 @@ func (e *Engine) pullHeld(f *Flow, p *Packet, dir Dir, n uint32) bool {
 	// Drop what is delivered before dissecting: dissection may end the
 	// flow and recycle the buffers.
 	r.drop(at)
-	progress := e.deliver(f, p, dir, b)
+	progress := e.deliverAt(f, p, dir, at-k, b)
 	if f.s == nil || d.r != r {
 		return progress
 	}

@@ -19,6 +19,7 @@ const (
 	RST = 0x04
 	PSH = 0x08
 	ACK = 0x10
+	URG = 0x20
 )
 
 // Directions.
@@ -71,6 +72,8 @@ type Seg struct {
 	BadSum, MD5, OldTS bool
 	// Options of a SYN.
 	WScale int
+	// Urgent, when not 0, sets URG and the urgent pointer.
+	Urgent uint16
 }
 
 // Ack records that direction d's bytes up to offset off are acknowledged
@@ -147,6 +150,10 @@ func (c *Conn) Build(s Seg) []byte {
 	}
 	tcp[12] = byte((20+len(opts))/4) << 4
 	tcp[13] = s.Flags
+	if s.Urgent != 0 {
+		tcp[13] |= URG
+		binary.BigEndian.PutUint16(tcp[18:], s.Urgent)
+	}
 	binary.BigEndian.PutUint16(tcp[14:], s.Window)
 	copy(tcp[20:], opts)
 	tcp = append(tcp, s.Payload...)

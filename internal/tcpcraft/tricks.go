@@ -178,6 +178,14 @@ var Tricks = []Trick{
 		d := c.Data(ToServer, back(32), g)
 		return append(c.Handshake(), c.Build(d), c.Build(c.Data(ToServer, 1, real[1:])))
 	}},
+	{"urgent byte inside the message (OOB)", func(c *Conn, real, _ []byte) [][]byte {
+		// The receiver takes the urgent byte out of the stream (Linux
+		// without SO_OOBINLINE): it reads real whole.
+		k := len(real) / 2
+		first := c.Data(ToServer, 0, append(append([]byte(nil), real[:k]...), 'X'))
+		first.Urgent = uint16(k + 1)
+		return append(c.Handshake(), c.Build(first), c.Build(c.Data(ToServer, uint32(k+1), real[k:])))
+	}},
 	{"decoy RST", func(c *Conn, real, _ []byte) [][]byte {
 		r := c.Data(ToServer, 5000, nil)
 		r.Flags = RST | ACK
