@@ -87,9 +87,11 @@ type Packet struct {
 	// Proto is the IP protocol of the (innermost) transport header.
 	Proto     uint8
 	IPVersion uint8
-	VLAN      uint16
-	Flags     PacketFlags
-	TCPFlags  uint8
+	// TTL is the (innermost) IPv4 TTL or IPv6 hop limit.
+	TTL      uint8
+	VLAN     uint16
+	Flags    PacketFlags
+	TCPFlags uint8
 	// ICMP type and code for ICMP and ICMPv6.
 	ICMPType, ICMPCode uint8
 	Seq, Ack           uint32
@@ -313,6 +315,7 @@ func (p *Packet) decodeIPv4(b []byte, depth int) error {
 	p.Src = netip.AddrFrom4([4]byte(b[12:16]))
 	p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 	p.Proto = b[9]
+	p.TTL = b[8]
 	p.SrcPort, p.DstPort, p.TCPFlags, p.Payload = 0, 0, 0, nil
 	switch {
 	case total < ihl:
@@ -368,6 +371,7 @@ func (p *Packet) decodeIPv6(b []byte, depth int) error {
 		end = len(b)
 	}
 	next := b[6]
+	p.TTL = b[7]
 	off := 40
 	for range 16 { // bounded walk over extension headers
 		switch next {

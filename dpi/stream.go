@@ -69,6 +69,7 @@ type tcpDir struct {
 	maxWin      uint32 // largest window advertised (scaled)
 	tsRecent    uint32 // last timestamp value accepted
 	wscale      uint8  // window scale option of its SYN
+	ttl         uint8  // TTL (hop limit) of its SYN
 	syn         bool   // its SYN was seen: ISN known, and everything it sent passed here
 	synAlt      bool
 	synData     bool // its SYN carried data (TCP Fast Open?)
@@ -239,6 +240,13 @@ func (e *Engine) tcpSegment(f *Flow, p *Packet, dir Dir) bool {
 	if d.fin || s.closed {
 		return false // data after FIN or RST: no socket reads it
 	}
+	if d.syn && p.TTL < d.ttl {
+		// Fewer hops left than the SYN had on the same path: made to
+		// expire before the receiver (a TTL-limited decoy). If it does
+		// reach it, the receiver's ACK will tell (see learnSender).
+		e.stats.TCPRejected++
+		return false
+	}
 	rel := int32(seq - d.next)
 	if rel+int32(len(pl)) <= 0 {
 		e.stats.TCPRetransmitted++
@@ -297,6 +305,12 @@ func (e *Engine) learnSender(s *scratch, p *Packet, dir Dir) {
 	if !d.ackKnown || seqLT(d.ackMax, p.Ack) {
 		d.ackMax, d.ackKnown = p.Ack, true
 	}
+	if o.syn && o.init && !o.lost && seqLT(o.next+1, p.Ack) && p.TCPFlags&TCPSyn == 0 {
+		// The receiver acknowledges bytes the engine never took (one
+		// sequence number of slack for a FIN read out of order): it read
+		// something the dissectors did not see.
+		e.loseStream(o)
+	}
 	edge := p.Ack + win
 	if !o.edgeKnown || seqLT(o.edge, edge) {
 		o.edge, o.edgeKnown = edge, true
@@ -328,6 +342,7 @@ func (e *Engine) tcpSyn(f *Flow, p *Packet, dir Dir) {
 	d.synData = len(p.Payload) > 0
 	d.hasWS, d.wscale = p.TCPOpts&TCPOptWScale != 0, p.WScale
 	d.hasTS = p.TCPOpts&TCPOptTS != 0
+	d.ttl = p.TTL
 	if p.TCPFlags&TCPAck != 0 && o.syn {
 		switch {
 		case p.Ack == o.isn+1:
@@ -571,25 +586,25 @@ func (e *Engine) holdSegment(f *Flow, d *tcpDir, rel uint32, pl []byte) bool {
 	r := d.r
 	if r == nil {
 		if r = e.newReasm(); r == nil {
-			e.loseStream(f, d)
+			e.loseStream(d)
 			return false
 		}
 		d.r = r
 	}
 	if r.hold == nil {
 		if r.hold = e.getBuf(); r.hold == nil {
-			e.loseStream(f, d)
+			e.loseStream(d)
 			return false
 		}
 		r.hold = r.hold[:cap(r.hold)]
 	}
 	if int(rel)+len(pl) > len(r.hold) {
-		e.loseStream(f, d)
+		e.loseStream(d)
 		return false
 	}
 	added := r.insert(f, d.next, rel, pl)
 	if added < 0 {
-		e.loseStream(f, d)
+		e.loseStream(d)
 		return false
 	}
 	e.stats.TCPHeld++
@@ -757,7 +772,7 @@ func (r *reasm) drop(seq uint32) {
 
 // loseStream records that the receiver accepted bytes of d the engine
 // could not keep: this direction cannot be followed any more.
-func (e *Engine) loseStream(f *Flow, d *tcpDir) {
+func (e *Engine) loseStream(d *tcpDir) {
 	d.lost = true
 	e.stats.TCPLost++
 	e.releaseReasm(d)

@@ -124,6 +124,12 @@ func TestStreamLimits(t *testing.T) {
 			// gathered once the hole fills... but it is delivered whole.
 			return append(c.Handshake(), c.Build(c.Data(tcpcraft.ToServer, 600, []byte{1})), c.Build(c.Data(tcpcraft.ToServer, 0, ch)))
 		}, want{host: name}},
+		{"low-TTL segment the server acknowledges", Config{}, func(c *tcpcraft.Conn) [][]byte {
+			// Ignored as a likely TTL decoy, but the server read it.
+			d := c.Data(tcpcraft.ToServer, 0, ch)
+			d.TTL = 20
+			return append(c.Handshake(), c.Build(d), c.PureAt(tcpcraft.ToClient, 0, uint32(len(ch))))
+		}, want{uninspectable: true, risk: RiskObfuscatedTraffic}},
 		{"TCP Fast Open data taken by the server", Config{}, func(c *tcpcraft.Conn) [][]byte {
 			syn := c.Syn(ch)
 			sa := c.Build(tcpcraft.Seg{Dir: tcpcraft.ToClient, Flags: tcpcraft.SYN | tcpcraft.ACK, Seq: c.ISN[1], Ack: c.ISN[0] + 1 + uint32(len(ch)), Window: 65160, WScale: 7})

@@ -74,6 +74,8 @@ type Seg struct {
 	WScale int
 	// Urgent, when not 0, sets URG and the urgent pointer.
 	Urgent uint16
+	// TTL is the IPv4 TTL or IPv6 hop limit (0: 64).
+	TTL uint8
 }
 
 // Ack records that direction d's bytes up to offset off are acknowledged
@@ -162,7 +164,11 @@ func (c *Conn) Build(s Seg) []byte {
 		sum ^= 0x1234
 	}
 	binary.BigEndian.PutUint16(tcp[16:], sum)
-	return ipPacket(src.Addr(), dst.Addr(), tcp)
+	ttl := s.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	return ipPacket(src.Addr(), dst.Addr(), ttl, tcp)
 }
 
 // Packets builds several segments.
@@ -174,13 +180,13 @@ func (c *Conn) Packets(segs ...Seg) [][]byte {
 	return out
 }
 
-func ipPacket(src, dst netip.Addr, l4 []byte) []byte {
+func ipPacket(src, dst netip.Addr, ttl uint8, l4 []byte) []byte {
 	if src.Is4() {
 		h := make([]byte, 20, 20+len(l4))
 		h[0] = 0x45
 		binary.BigEndian.PutUint16(h[2:], uint16(20+len(l4)))
 		h[6] = 0x40 // don't fragment
-		h[8], h[9] = 64, 6
+		h[8], h[9] = ttl, 6
 		s, d := src.As4(), dst.As4()
 		copy(h[12:], s[:])
 		copy(h[16:], d[:])
@@ -190,7 +196,7 @@ func ipPacket(src, dst netip.Addr, l4 []byte) []byte {
 	h := make([]byte, 40, 40+len(l4))
 	h[0] = 0x60
 	binary.BigEndian.PutUint16(h[4:], uint16(len(l4)))
-	h[6], h[7] = 6, 64
+	h[6], h[7] = 6, ttl
 	s, d := src.As16(), dst.As16()
 	copy(h[8:], s[:])
 	copy(h[24:], d[:])

@@ -168,6 +168,11 @@ var Tricks = []Trick{
 		d.OldTS = true
 		return append(out, c.Build(d), c.Build(c.Data(ToServer, 0, real)))
 	}},
+	{"decoy with a TTL that expires before the server", func(c *Conn, real, decoy []byte) [][]byte {
+		d := c.Data(ToServer, 0, decoy)
+		d.TTL = 3
+		return append(c.Handshake(), c.Build(d), c.Build(c.Data(ToServer, 0, real)))
+	}},
 	{"held decoy overwritten in order", func(c *Conn, real, decoy []byte) [][]byte {
 		// The decoy's tail waits out of order; the real message, in
 		// order, starts earlier and wins the overlap (Linux).
