@@ -1,6 +1,9 @@
 package dpi
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // ChecksumState says what is known of a packet's transport checksum
 // before the engine looks at it.
@@ -83,14 +86,25 @@ func tcpChecksumPartial(p *Packet) bool {
 }
 
 // sum16 adds b as big-endian 16-bit words (an odd last byte padded with
-// zero), in wide words: one's complement addition commutes with folding.
+// zero) in one's complement. It adds 64-bit words with end-around carry,
+// which folds to the same 16-bit sum (RFC 1071 §2).
 func sum16(b []byte) uint64 {
-	var sum uint64
+	var sum, carry uint64
+	for len(b) >= 32 {
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[8:]), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[16:]), carry)
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b[24:]), carry)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v>>32 + v&0xffffffff
+		sum, carry = bits.Add64(sum, binary.BigEndian.Uint64(b), carry)
 		b = b[8:]
 	}
+	sum, carry = bits.Add64(sum, carry, 0)
+	sum += carry
+	// Fold to 32 bits so the remaining small additions cannot overflow.
+	sum = sum>>32 + sum&0xffffffff
 	for len(b) >= 2 {
 		sum += uint64(binary.BigEndian.Uint16(b))
 		b = b[2:]

@@ -175,3 +175,28 @@ func segments(c *tcpcraft.Conn, msg []byte, n int, reversed bool) [][]byte {
 	}
 	return out
 }
+
+// TestChecksum checks the engine's checksum against the plain RFC 1071
+// computation for IPv4 and IPv6 segments of every length up to 200.
+func TestChecksum(t *testing.T) {
+	for _, addrs := range [][2]string{{"10.0.0.2:40000", "192.0.2.7:443"}, {"[2001:db8::2]:40000", "[2001:db8:1::7]:443"}} {
+		c := tcpcraft.New(addrs[0], addrs[1])
+		payload := make([]byte, 200)
+		for i := range payload {
+			payload[i] = byte(i*31 + 0xf0)
+		}
+		var p Packet
+		for n := 0; n <= len(payload); n++ {
+			for _, bad := range []bool{false, true} {
+				s := c.Data(tcpcraft.ToServer, 0, payload[:n])
+				s.BadSum = bad
+				if err := p.DecodeIP(c.Build(s)); err != nil {
+					t.Fatal(err)
+				}
+				if got := tcpChecksumOK(&p); got != !bad {
+					t.Fatalf("%s, %d bytes, corrupted %v: checksum ok %v", addrs[0], n, bad, got)
+				}
+			}
+		}
+	}
+}
