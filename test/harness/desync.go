@@ -5,6 +5,7 @@ package harness
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -300,4 +302,44 @@ func (t *Topology) StartHTTP(tb testing.TB) netip.AddrPort {
 	go srv.Serve(ln)
 	tb.Cleanup(func() { srv.Close() })
 	return netip.AddrPortFrom(t.WANAddr, 80)
+}
+
+// QUICEchoFrom is QUICEcho from a fixed local address and port (the port
+// selects the desync strategy).
+func (a *Apps) QUICEchoFrom(ns NS, local netip.AddrPort, host string, timeout time.Duration) error {
+	var pc net.PacketConn
+	err := ns.Do(func() (err error) {
+		pc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(local))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conf := &tls.Config{RootCAs: a.PKI.Roots, ServerName: host, NextProtos: []string{quicALPN}}
+	c, err := quic.Dial(ctx, pc, net.UDPAddrFromAddrPort(a.QUIC), conf, &quic.Config{HandshakeIdleTimeout: timeout})
+	if err != nil {
+		return err
+	}
+	defer c.CloseWithError(0, "")
+	s, err := c.OpenStreamSync(ctx)
+	if err != nil {
+		return err
+	}
+	msg := []byte("hello over quic\n")
+	if _, err := s.Write(msg); err != nil {
+		return err
+	}
+	s.Close()
+	s.SetReadDeadline(time.Now().Add(timeout))
+	got, err := io.ReadAll(s)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		return fmt.Errorf("quic echo returned %q", got)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -44,6 +45,7 @@ const (
 )
 
 type queue struct {
+	mu  sync.Mutex // verdicts come from the loop and from hold timers
 	fd  int
 	num uint16
 	seq uint32
@@ -132,6 +134,8 @@ func (q *queue) request(typ uint16, attrs func([]byte) []byte) error {
 }
 
 func (q *queue) verdict(id uint32, v uint32) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	m := q.message(nfqnlMsgVerdict, 0, func(b []byte) []byte {
 		var d [8]byte
 		binary.BigEndian.PutUint32(d[0:4], v)
@@ -141,9 +145,13 @@ func (q *queue) verdict(id uint32, v uint32) error {
 	return unix.Sendto(q.fd, m, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
+// nfHold is fn's answer for a packet whose verdict it gives later
+// (through q.verdict).
+const nfHold = 0xffff
+
 // serve reads queued packets forever and hands each to fn, which returns
-// the verdict.
-func (q *queue) serve(fn func(pkt []byte) uint32) error {
+// the verdict (or nfHold).
+func (q *queue) serve(fn func(id uint32, pkt []byte) uint32) error {
 	for {
 		n, _, err := unix.Recvfrom(q.fd, q.buf, 0)
 		if err != nil {
@@ -178,8 +186,10 @@ func (q *queue) serve(fn func(pkt []byte) uint32) error {
 					a = a[min(len(a), (al+3)&^3):]
 				}
 				if haveID {
-					if err := q.verdict(id, fn(payload)); err != nil {
-						return fmt.Errorf("verdict: %w", err)
+					if v := fn(id, payload); v != nfHold {
+						if err := q.verdict(id, v); err != nil {
+							return fmt.Errorf("verdict: %w", err)
+						}
 					}
 				}
 			}
@@ -189,12 +199,14 @@ func (q *queue) serve(fn func(pkt []byte) uint32) error {
 }
 
 // installQueueRule creates table inet desync with the rule that queues
-// the client's TCP segments from the suite's source ports:
+// the client's TCP segments and UDP datagrams from the suite's source
+// ports:
 //
 //	table inet desync {
 //		chain out {
 //			type filter hook output priority filter; policy accept;
 //			meta l4proto tcp tcp sport LO-HI queue num N
+//			meta l4proto udp udp sport LO-HI queue num N
 //		}
 //	}
 //
@@ -222,7 +234,16 @@ func installQueueRule(num, lo, hi uint16) error {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
 		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)},
 	}
-	c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: append(match[:len(match):len(match)], &expr.Queue{Num: num})})
+	udp := append([]expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+	}, match[2:]...)
+	add := func(stmt expr.Any) {
+		for _, m := range [][]expr.Any{match, udp} {
+			c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: append(m[:len(m):len(m)], stmt)})
+		}
+	}
+	add(&expr.Queue{Num: num})
 	if err := c.Flush(); err == nil {
 		return nil
 	}
@@ -231,7 +252,7 @@ func installQueueRule(num, lo, hi uint16) error {
 	binary.NativeEndian.PutUint16(info[0:2], num)
 	binary.NativeEndian.PutUint16(info[2:4], 1)
 	xi := xt.Unknown(info)
-	c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: append(match, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &xi})})
+	add(&expr.Target{Name: "NFQUEUE", Rev: 3, Info: &xi})
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nft queue rule (neither nft_queue nor xt NFQUEUE): %w", err)
 	}

@@ -18,6 +18,10 @@
 // spec for the strategies); it prints "ready" once the queue is bound and
 // the rule installed, and runs until SIGTERM.
 //
+// quicdisorder (UDP): the client's first datagram is held back until its
+// second has gone (QUIC: a ClientHello too big for one Initial packet
+// arrives second half first).
+//
 // hops: installs a rule dropping packets whose TTL is below N, standing in
 // for the routers a bridge does not have (for the TTL decoys), then exits.
 package main
@@ -30,8 +34,27 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
+
+type heldDatagram struct {
+	id    uint32
+	timer *time.Timer
+}
+
+// udpSource is the source port of an unfragmented IPv4 UDP packet.
+func udpSource(b []byte) (uint16, bool) {
+	if len(b) < 28 || b[0]>>4 != 4 || b[9] != 17 {
+		return 0, false
+	}
+	ihl := int(b[0]&0xf) * 4
+	if len(b) < ihl+8 {
+		return 0, false
+	}
+	return uint16(b[ihl])<<8 | uint16(b[ihl+1]), true
+}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -119,8 +142,44 @@ func run(args []string) error {
 	// first data segment is rewritten, like nfqws: a retransmission goes
 	// out as the kernel made it.
 	done := map[uint16]bool{}
+	held := map[uint16]*heldDatagram{}
+	var mu sync.Mutex // held, with the release timers
 	fmt.Println("ready")
-	return q.serve(func(raw []byte) uint32 {
+	return q.serve(func(id uint32, raw []byte) uint32 {
+		if sport, ok := udpSource(raw); ok {
+			sp, ok := m[sport]
+			if !ok || sp.name != "quicdisorder" {
+				return nfAccept
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if done[sport] {
+				return nfAccept
+			}
+			h := held[sport]
+			if h == nil {
+				// The client's first datagram (its first Initial) waits
+				// for the next one, at most 300 ms.
+				h = &heldDatagram{id: id}
+				held[sport] = h
+				h.timer = time.AfterFunc(300*time.Millisecond, func() {
+					mu.Lock()
+					defer mu.Unlock()
+					if !done[sport] {
+						done[sport] = true
+						q.verdict(h.id, nfAccept)
+						fmt.Fprintf(os.Stderr, "desync: port %d quicdisorder: no second datagram, first released\n", sport)
+					}
+				})
+				return nfHold
+			}
+			done[sport] = true
+			h.timer.Stop()
+			q.verdict(id, nfAccept)
+			q.verdict(h.id, nfAccept)
+			fmt.Fprintf(os.Stderr, "desync: port %d quicdisorder: second datagram sent before the first\n", sport)
+			return nfHold
+		}
 		s, err := parse(raw)
 		if err != nil {
 			return nfAccept
