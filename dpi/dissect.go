@@ -79,6 +79,41 @@ func (c *Ctx) StreamFull() bool {
 	return c.Flow.key.proto == IPProtoTCP && c.s.tcp[c.Dir].overflow
 }
 
+// Incomplete tells the engine that this direction's stream buffer holds
+// the start of a message the dissector is still reading (a ClientHello
+// spread over many small segments or records, an HTTP head split byte by
+// byte). While it stays so, packets are not charged to the flow's packet
+// budget, within a bound: at most two packets (a segment and its ACK) per
+// byte buffered, plus a few, and never beyond the buffer's size, so a
+// message dribbled one byte per segment is still read whole and a flow
+// that makes no progress still gives up. The declaration holds until the
+// dissector's next call in this direction.
+func (c *Ctx) Incomplete() {
+	c.s.incomplete, c.s.incDir = true, c.Dir
+}
+
+// Uninspectable reports that the dissector cannot read what would name the
+// flow (see Result.Uninspectable): the flow gets the flag and the risk
+// Obfuscated Traffic, for the policy's on_uninspectable choice.
+func (c *Ctx) Uninspectable() {
+	c.Flow.Result.Uninspectable = true
+	c.AddRisk(RiskObfuscatedTraffic)
+}
+
+// ShrinkStream tells the engine that the dissector rewrote this
+// direction's stream buffer in place (dropping bytes it has consumed,
+// such as TLS record headers) and that only its first n bytes remain: the
+// engine appends the next in-order bytes after them, so the room freed
+// serves the rest of the message.
+func (c *Ctx) ShrinkStream(n int) {
+	if c.Flow.key.proto != IPProtoTCP {
+		return
+	}
+	if d := &c.s.tcp[c.Dir]; d.buffering && n >= 0 && n <= len(d.buf) {
+		d.buf = d.buf[:n]
+	}
+}
+
 // Unbuffer stops buffering this direction and returns the buffer.
 func (c *Ctx) Unbuffer() {
 	if c.Flow.key.proto == IPProtoTCP {
@@ -109,14 +144,16 @@ func (c *Ctx) SetApp(app ProtoID) {
 	c.Flow.Result.App = app
 }
 
-// SetHostname records the requested server name (lower-cased, interned)
-// and looks it up in the catalog: a known service becomes the flow's
-// application unless a dissector already named one.
+// SetHostname records the requested server name, in the canonical form
+// a server compares (netmatch.AppendCanonicalHost: lower case, no port,
+// no trailing dot; interned), and looks it up in the catalog: a known
+// service becomes the flow's application unless a dissector already named
+// one. It returns the name recorded ("" when b names nothing).
 func (c *Ctx) SetHostname(b []byte) string {
-	if len(b) == 0 {
+	h := c.e.intern.host(b)
+	if h == "" {
 		return ""
 	}
-	h := c.e.intern.lower(b)
 	c.setHostname(h)
 	return h
 }

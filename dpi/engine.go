@@ -388,7 +388,9 @@ func (e *Engine) budget(f *Flow) int {
 
 func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 	r := &f.Result
-	r.DPIPackets++
+	if r.DPIPackets < 0xffff {
+		r.DPIPackets++
+	}
 	s := f.s
 	if p.Flags&FlagMalformed != 0 {
 		r.Risks = r.Risks.With(RiskMalformedPacket)
@@ -401,12 +403,26 @@ func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 		if s.payloads[dir] < 0xffff {
 			s.payloads[dir]++
 		}
+		if s.incDir == dir {
+			s.incomplete = false // the dissector says again if it still is
+		}
 		e.dissect(f, p, dir, payload)
 	}
 	if r.State.Final() {
 		return
 	}
-	if int(r.DPIPackets) >= e.budget(f) {
+	if s.incomplete {
+		// A message is being read from a stream buffer: this packet is
+		// not charged, within two per byte streamed (Ctx.Incomplete).
+		if dir == s.incDir {
+			s.credit += uint32(len(payload))
+		}
+		if d := &s.tcp[s.incDir]; d.buffering && !d.overflow && s.exempt < 2*s.credit+16 {
+			s.exempt++
+			return
+		}
+	}
+	if s.charged++; int(s.charged) >= e.budget(f) {
 		e.giveUp(f)
 	}
 }

@@ -71,6 +71,13 @@ type Result struct {
 	Confidence Confidence
 	// Guessed: classified by port or address after DPI gave up.
 	Guessed bool
+	// Uninspectable: a dissector could not read what it needed to name
+	// the flow (a handshake message larger than the stream buffer, a
+	// stream the engine stopped reassembling before the message was
+	// whole, no buffer left). The flow also carries the risk Obfuscated
+	// Traffic; what to do with it is the policy's on_uninspectable
+	// choice, never a silent pass.
+	Uninspectable bool
 	// Pending lists what may still change while State is Partial.
 	Pending Field
 	Master  ProtoID

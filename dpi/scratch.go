@@ -16,6 +16,15 @@ type scratch struct {
 	tcp         [2]tcpDir
 	// payloads counts packets with payload per direction.
 	payloads [2]uint16
+	// incomplete: the last dissector call in direction incDir left a
+	// message half read in that direction's stream buffer (Ctx.Incomplete);
+	// exempt counts the packets not charged to the budget meanwhile, credit
+	// the bytes streamed in that direction that allow them.
+	incomplete bool
+	incDir     Dir
+	exempt     uint32
+	credit     uint32
+	charged    uint16 // packets charged to the budget
 
 	tls      tlsState
 	quic     quicState

@@ -1,0 +1,250 @@
+package dpi
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// Tests of the TLS tricks that hide a server name from a DPI box while the
+// server still reads it: record fragmentation (RFC 8446 §5.1 lets a sender
+// cut a handshake message into records of any size), tiny TCP segments,
+// and large post-quantum ClientHellos. Each runs for a blocked and an
+// allowed name: both must be found, exactly as sent.
+
+// pqHello is a ClientHello shaped like a post-quantum browser's: an
+// X25519MLKEM768 key share (group 0x11ec, 1216 bytes) and X25519 (32),
+// padded to total bytes of handshake message when total > 0.
+func pqHello(sni string, total int) []byte {
+	spec := chrome13(sni)
+	spec.groups = []uint16{0x1a1a, 0x11ec, 0x001d, 0x0017}
+	var ks []byte
+	ks = put16(ks, 0x11ec)
+	ks = vec16(ks, make([]byte, 1216))
+	ks = put16(ks, 0x001d)
+	ks = vec16(ks, make([]byte, 32))
+	spec.extra = []tlsExt{{0x0017, nil}, {0xff01, []byte{0}}, {0x0033, vec16(nil, ks)}}
+	msg := clientHelloMsg(spec)
+	if total > len(msg)+4 {
+		spec.padding = total - len(msg) - 4
+		msg = clientHelloMsg(spec)
+	}
+	return msg
+}
+
+// segments cuts stream into TCP payloads of the given sizes, the last
+// size repeating.
+func segments(stream []byte, sizes ...int) [][]byte {
+	var out [][]byte
+	for i := 0; len(stream) > 0; i++ {
+		n := sizes[min(i, len(sizes)-1)]
+		n = min(n, len(stream))
+		out = append(out, stream[:n])
+		stream = stream[n:]
+	}
+	return out
+}
+
+// tlsClient sends the segments of a client's first flight on a fresh
+// connection to port 443 and returns the flow after the last one.
+func tlsClient(t *testing.T, segs [][]byte) *Flow {
+	t.Helper()
+	s := newSim(t, IPProtoTCP, "10.0.0.1:40000", "192.0.2.9:443")
+	s.handshake()
+	var f *Flow
+	for i, p := range segs {
+		f = s.send(ToServer, p)
+		if i%2 == 1 {
+			s.tcp(ToClient, TCPAck, nil) // the server acknowledges as it goes
+		}
+	}
+	return f
+}
+
+func TestTLSRecordFragmentationAndTinySegments(t *testing.T) {
+	type trick struct {
+		name   string
+		record int   // record body size (0: one record per 16 KiB)
+		sizes  []int // TCP payload sizes
+		total  int   // ClientHello size (0: a plain browser hello)
+	}
+	tricks := []trick{
+		{"split after the first byte", 0, []int{1, 1 << 16}, 0},
+		{"split inside the record header", 0, []int{3, 1 << 16}, 0},
+		{"split after the record header", 0, []int{5, 1 << 16}, 0},
+		{"split inside the handshake header", 0, []int{7, 1 << 16}, 0},
+		{"1-byte segments", 0, []int{1}, 0},
+		{"1-byte records in one segment", 1, []int{1 << 16}, 0},
+		{"1-byte records, 1-byte segments", 1, []int{1}, 0},
+		{"5-byte records, 7-byte segments", 5, []int{7}, 0},
+		{"2-byte records, 3-byte segments", 2, []int{3}, 0},
+		{"records cut at 100, segments at 1448", 100, []int{1448}, 0},
+		{"post-quantum hello, 1448-byte segments", 0, []int{1448}, 0},
+		{"4 KB hello", 0, []int{1448}, 4096},
+		{"8 KB hello", 0, []int{1448}, 8192},
+		{"8 KB hello in 512-byte records", 512, []int{1000}, 8192},
+		{"4 KB hello in 16-byte records, 100-byte segments", 16, []int{100}, 4096},
+		{"2 KB hello, 1-byte records, 1-byte segments", 1, []int{1}, 2048},
+		{"13 KB hello in 1-byte records", 1, []int{1448}, 13000},
+	}
+	for _, tr := range tricks {
+		for _, host := range []string{"blocked.example", "allowed.example"} {
+			t.Run(fmt.Sprintf("%s/%s", tr.name, host), func(t *testing.T) {
+				var msg []byte
+				if tr.total == 0 && tr.name != "post-quantum hello, 1448-byte segments" {
+					msg = clientHelloMsg(chrome13(host))
+				} else {
+					msg = pqHello(host, tr.total)
+				}
+				rec := tr.record
+				if rec == 0 {
+					rec = 1 << 14
+				}
+				stream := tlsRecords(22, 0x0301, msg, rec)
+				f := tlsClient(t, segments(stream, tr.sizes...))
+				r := &f.Result
+				if r.Master != ProtoTLS || r.Hostname != host {
+					t.Fatalf("%d-byte hello, %d stream bytes: %s %q state %v after %d packets", len(msg), len(stream), r.AppName(), r.Hostname, r.State, r.DPIPackets)
+				}
+				if r.JA4 == "" || r.Uninspectable || r.Risks.Has(RiskObfuscatedTraffic) {
+					t.Errorf("JA4 %q uninspectable %v risks %v", r.JA4, r.Uninspectable, r.Risks.AppendNames(nil))
+				}
+			})
+		}
+	}
+}
+
+// TestTLSHelloSameAsUnfragmented: fragmentation changes nothing that is
+// read (fingerprints included).
+func TestTLSHelloSameAsUnfragmented(t *testing.T) {
+	msg := pqHello("blocked.example", 3000)
+	plain := tlsClient(t, [][]byte{tlsRecords(22, 0x0301, msg, 1<<14)}).Result
+	frag := tlsClient(t, segments(tlsRecords(22, 0x0301, msg, 3), 2, 9, 1, 1448)).Result
+	if plain.JA4 != frag.JA4 || plain.JA3 != frag.JA3 || plain.Hostname != frag.Hostname || plain.ALPN != frag.ALPN {
+		t.Errorf("plain %s %s %q %q, fragmented %s %s %q %q", plain.JA4, plain.JA3, plain.Hostname, plain.ALPN,
+			frag.JA4, frag.JA3, frag.Hostname, frag.ALPN)
+	}
+}
+
+// TestTLSHelloTooLargeIsReported: a ClientHello larger than the stream
+// buffer (Go's crypto/tls server takes up to 64 KiB) cannot be read; the
+// flow says so instead of passing as anonymous TLS.
+func TestTLSHelloTooLargeIsReported(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rec   int
+		total int
+	}{
+		{"20 KB hello in two records", 1 << 14, 20000},
+		{"17 KB hello in 1 KB records", 1024, 17000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stream := tlsRecords(22, 0x0301, pqHello("blocked.example", tc.total), tc.rec)
+			f := tlsClient(t, segments(stream, 1448))
+			r := &f.Result
+			if !r.Uninspectable || !r.Risks.Has(RiskObfuscatedTraffic) {
+				t.Fatalf("%s %q uninspectable %v risks %v", r.AppName(), r.Hostname, r.Uninspectable, r.Risks.AppendNames(nil))
+			}
+			if r.Master != ProtoTLS {
+				t.Errorf("master %s: the record headers still say TLS", r.AppName())
+			}
+		})
+	}
+}
+
+// TestTLSNearMisses: bytes that look like the start of a handshake but are
+// not one are not taken for TLS, and a hello that never completes names
+// nothing.
+func TestTLSNearMisses(t *testing.T) {
+	msg := clientHelloMsg(chrome13("blocked.example"))
+	stream := tlsRecords(22, 0x0301, msg, 1<<14)
+	t.Run("truncated hello", func(t *testing.T) {
+		f := tlsClient(t, segments(stream[:len(stream)-10], 1))
+		if r := &f.Result; r.Hostname != "" || r.State.Final() && r.Master == ProtoTLS && r.Hostname != "" {
+			t.Fatalf("named %q from a truncated hello", r.Hostname)
+		}
+	})
+	t.Run("empty handshake record first", func(t *testing.T) {
+		bad := append([]byte{22, 3, 1, 0, 0}, stream...)
+		f := tlsClient(t, [][]byte{bad})
+		if r := &f.Result; r.Master == ProtoTLS && r.Hostname == "blocked.example" {
+			t.Fatalf("an empty handshake record (RFC 8446 §5.1 forbids them) was read as TLS")
+		}
+	})
+	t.Run("not a hello", func(t *testing.T) {
+		bad := append([]byte(nil), stream...)
+		bad[5] = 20 // Finished
+		f := tlsClient(t, segments(bad, 1))
+		if r := &f.Result; r.Master == ProtoTLS && !r.Guessed {
+			t.Fatalf("a stream starting with Finished was taken for TLS")
+		}
+	})
+	t.Run("SSL 2 version byte", func(t *testing.T) {
+		bad := append([]byte(nil), stream...)
+		bad[1] = 2
+		f := tlsClient(t, segments(bad, 1))
+		if r := &f.Result; r.Hostname != "" {
+			t.Fatalf("named %q", r.Hostname)
+		}
+	})
+}
+
+// TestTLSNamesCanonical: the SNI is compared as the server compares it.
+func TestTLSNamesCanonical(t *testing.T) {
+	for _, sni := range []string{"Blocked.EXAMPLE", "blocked.example.", "BLOCKED.example.."} {
+		f := tlsClient(t, [][]byte{tlsRecords(22, 0x0301, clientHelloMsg(chrome13(sni)), 1<<14)})
+		if f.Result.Hostname != "blocked.example" {
+			t.Errorf("SNI %q: hostname %q", sni, f.Result.Hostname)
+		}
+	}
+}
+
+// TestTLSFragmentedAllocs: reading a fragmented hello costs nothing in
+// the steady state.
+func TestTLSFragmentedAllocs(t *testing.T) {
+	stream := tlsRecords(22, 0x0301, pqHello("blocked.example", 4096), 7)
+	cli, srv := netip.MustParseAddrPort("10.0.0.1:40100"), netip.MustParseAddrPort("192.0.2.9:443")
+	seq := [2]uint32{1000, 5000}
+	var pkts [][]byte
+	add := func(d Dir, flags uint8, payload []byte) {
+		src, dst := cli, srv
+		if d == ToClient {
+			src, dst = srv, cli
+		}
+		pkts = append(pkts, buildIP(nil, IPProtoTCP, src, dst, flags, seq[d], seq[1-d], payload))
+		n := uint32(len(payload))
+		if flags&(TCPSyn|TCPFin) != 0 {
+			n++
+		}
+		seq[d] += n
+	}
+	add(ToServer, TCPSyn, nil)
+	add(ToClient, TCPSyn|TCPAck, nil)
+	add(ToServer, TCPAck, nil)
+	for _, p := range segments(stream, 1, 5, 3, 700) {
+		add(ToServer, TCPPsh|TCPAck, p)
+	}
+	add(ToServer, TCPRst, nil)
+	e := NewEngine(Config{})
+	var p Packet
+	now := simTime.UnixNano()
+	var res Result
+	run := func() {
+		for _, b := range pkts {
+			if err := p.DecodeIP(b); err != nil {
+				t.Fatal(err)
+			}
+			now += 1e6
+			if f, _ := e.Process(&p, now); f != nil {
+				res = f.Result
+			}
+		}
+	}
+	run()
+	if res.Hostname != "blocked.example" {
+		t.Fatalf("hello not read: %+v", res)
+	}
+	if a := testing.AllocsPerRun(50, run); a != 0 {
+		t.Errorf("%v allocations per fragmented connection in the steady state", a)
+	}
+}
