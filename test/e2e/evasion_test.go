@@ -68,9 +68,6 @@ type evasion struct {
 var evasionPending = map[string]string{
 	// In-order delivery (out-of-order hold), tiny segments, segments the
 	// receiver drops (checksum, window, ACK), overlaps, SYN data.
-	"tls/split-1":            "stream",
-	"tls/split-2":            "stream",
-	"tls/multisplit":         "stream",
 	"tls/disorder-1":         "stream",
 	"tls/disorder-midhost":   "stream",
 	"tls/multidisorder":      "stream",
@@ -79,7 +76,6 @@ var evasionPending = map[string]string{
 	"tls/fake-noack":         "stream",
 	"tls/ofo-overlap":        "stream",
 	"tls/syndata":            "stream",
-	"tls/tlsrec-split-1":     "stream",
 	"http/multisplit":        "stream",
 	"http/disorder-1":        "stream",
 	"http/disorder-midhost":  "stream",
