@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +71,8 @@ func (t *Topology) StartDesync(tb testing.TB, strategies map[uint16]string) *Des
 	}
 	d := &Desync{log: &lockedBuffer{}}
 	d.cmd = t.LAN.Cmd(desyncBinary(tb), "run", "-queue", "7", "-ports",
-		fmt.Sprintf("%d-%d", DesyncPortLo, DesyncPortHi), "-map", path, "-dev", "eth0")
+		fmt.Sprintf("%d-%d", DesyncPortLo, DesyncPortHi), "-map", path, "-dev", "eth0",
+		"-gw-mac", mac(tb, t.WAN))
 	pr, pw := io.Pipe()
 	d.cmd.Stdout, d.cmd.Stderr = pw, d.log
 	if err := d.cmd.Start(); err != nil {
@@ -224,10 +224,10 @@ func HostIndex(b []byte, name string) int {
 	return bytes.Index(bytes.ToLower(b), []byte(strings.ToLower(name)))
 }
 
-// TLSGet runs a TLS handshake (Go crypto/tls, SNI sni) over a connection
-// from local to server, optionally wrapped, then one HTTP/1.1 GET for
-// host; it returns the response body.
-func TLSGet(ns NS, local, server netip.AddrPort, roots *x509.CertPool, sni, host string,
+// TLSGet runs a TLS handshake (Go crypto/tls with conf: roots, SNI...)
+// over a connection from local to server, optionally wrapped, then one
+// HTTP/1.1 GET for host; it returns the response body.
+func TLSGet(ns NS, local, server netip.AddrPort, conf *tls.Config, host string,
 	wrap func(net.Conn) net.Conn, timeout time.Duration) (string, error) {
 	tc, err := ns.DialFrom(local, server, timeout)
 	if err != nil {
@@ -239,7 +239,7 @@ func TLSGet(ns NS, local, server netip.AddrPort, roots *x509.CertPool, sni, host
 	if wrap != nil {
 		c = wrap(c)
 	}
-	tl := tls.Client(c, &tls.Config{RootCAs: roots, ServerName: sni})
+	tl := tls.Client(c, conf)
 	if err := tl.Handshake(); err != nil {
 		return "", fmt.Errorf("handshake: %w", err)
 	}

@@ -306,17 +306,18 @@ func removeQueueRule() {
 
 func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
-// sender writes whole IPv4 packets out of one interface with AF_PACKET
+// sender writes whole IP packets out of one interface with AF_PACKET
 // (SOCK_DGRAM: the kernel adds the Ethernet header for the given MAC).
 // The checksums we wrote are what goes out: nothing on the way (veth,
 // bridge) recomputes them.
 type sender struct {
 	fd      int
 	ifindex int
+	gw      net.HardwareAddr // next hop for every destination, if given
 	macs    map[netip.Addr]net.HardwareAddr
 }
 
-func openSender(dev string) (*sender, error) {
+func openSender(dev string, gw net.HardwareAddr) (*sender, error) {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
 		return nil, err
@@ -325,25 +326,35 @@ func openSender(dev string) (*sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}
-	return &sender{fd: fd, ifindex: ifi.Index, macs: map[netip.Addr]net.HardwareAddr{}}, nil
+	return &sender{fd: fd, ifindex: ifi.Index, gw: gw, macs: map[netip.Addr]net.HardwareAddr{}}, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func (s *sender) send(pkt []byte) error {
-	dst, _ := netip.AddrFromSlice(pkt[16:20])
+	proto := uint16(unix.ETH_P_IP)
+	var dst netip.Addr
+	if pkt[0]>>4 == 6 {
+		proto = unix.ETH_P_IPV6
+		dst, _ = netip.AddrFromSlice(pkt[24:40])
+	} else {
+		dst, _ = netip.AddrFromSlice(pkt[16:20])
+	}
 	mac, err := s.mac(dst)
 	if err != nil {
 		return err
 	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: s.ifindex, Halen: 6}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: s.ifindex, Halen: 6}
 	copy(sa.Addr[:], mac)
 	return unix.Sendto(s.fd, pkt, 0, sa)
 }
 
-// mac finds the next hop's address in the neighbour table (the harness
-// installs static entries, so /proc/net/arp has them).
+// mac is the next hop's address: -gw-mac when given, else the IPv4
+// neighbour table (the harness installs static entries).
 func (s *sender) mac(a netip.Addr) (net.HardwareAddr, error) {
+	if s.gw != nil {
+		return s.gw, nil
+	}
 	if m, ok := s.macs[a]; ok {
 		return m, nil
 	}
@@ -363,5 +374,5 @@ func (s *sender) mac(a netip.Addr) (net.HardwareAddr, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("no neighbour entry for %s", a)
+	return nil, fmt.Errorf("no neighbour entry for %s (give -gw-mac)", a)
 }

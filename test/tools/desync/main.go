@@ -11,7 +11,7 @@
 // everything else passes. The kernel's TCP stays in charge of the
 // connection, so the client is any ordinary program.
 //
-//	desync run -queue N -ports LO-HI -map FILE [-dev eth0]
+//	desync run -queue N -ports LO-HI -map FILE [-dev eth0] [-gw-mac MAC]
 //	desync hops -below N
 //
 // run: the map file has one "PORT SPEC" line per client source port (see
@@ -30,6 +30,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -112,6 +113,7 @@ func run(args []string) error {
 	ports := fs.String("ports", "20000-29999", "client source ports to queue")
 	mapFile := fs.String("map", "", "file of PORT SPEC lines")
 	dev := fs.String("dev", "eth0", "interface the crafted packets leave by")
+	gwMAC := fs.String("gw-mac", "", "link address of the next hop (needed for IPv6)")
 	fs.Parse(args)
 	m, err := readMap(*mapFile)
 	if err != nil {
@@ -127,7 +129,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := openSender(*dev)
+	var gw net.HardwareAddr
+	if *gwMAC != "" {
+		if gw, err = net.ParseMAC(*gwMAC); err != nil {
+			return err
+		}
+	}
+	out, err := openSender(*dev, gw)
 	if err != nil {
 		return err
 	}

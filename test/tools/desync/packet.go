@@ -32,25 +32,42 @@ const (
 // mtu is the LAN link's: what one packet may carry.
 const mtu = 1500
 
-var errNotTCP4 = errors.New("not an unfragmented IPv4 TCP packet")
+var errNotTCP4 = errors.New("not an unfragmented IPv4 or IPv6 TCP packet")
 
 func parse(b []byte) (segment, error) {
 	var s segment
-	if len(b) < 20 || b[0]>>4 != 4 || b[9] != 6 {
+	if len(b) < 20 {
 		return s, errNotTCP4
 	}
-	ihl := int(b[0]&0xf) * 4
-	tot := int(binary.BigEndian.Uint16(b[2:4]))
-	if ihl < 20 || tot < ihl+20 || tot > len(b) || binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
+	var hl int
+	switch b[0] >> 4 {
+	case 4:
+		hl = int(b[0]&0xf) * 4
+		tot := int(binary.BigEndian.Uint16(b[2:4]))
+		if b[9] != 6 || hl < 20 || tot < hl+20 || tot > len(b) || binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
+			return s, errNotTCP4
+		}
+		b = b[:tot]
+	case 6:
+		// RFC 8200: TCP right after the fixed header (the kernel's TCP
+		// adds no extension headers).
+		hl = 40
+		if len(b) < 60 || b[6] != 6 || 40+int(binary.BigEndian.Uint16(b[4:6])) > len(b) {
+			return s, errNotTCP4
+		}
+		b = b[:40+int(binary.BigEndian.Uint16(b[4:6]))]
+	default:
 		return s, errNotTCP4
 	}
-	b = b[:tot]
-	t := b[ihl:]
+	t := b[hl:]
+	if len(t) < 20 {
+		return s, errNotTCP4
+	}
 	doff := int(t[12]>>4) * 4
 	if doff < 20 || doff > len(t) {
 		return s, errNotTCP4
 	}
-	s.ip, s.tcp, s.payload = b[:ihl], t[:doff], t[doff:]
+	s.ip, s.tcp, s.payload = b[:hl], t[:doff], t[doff:]
 	s.sport = binary.BigEndian.Uint16(t[0:2])
 	s.dport = binary.BigEndian.Uint16(t[2:4])
 	s.seq = binary.BigEndian.Uint32(t[4:8])
@@ -58,6 +75,8 @@ func parse(b []byte) (segment, error) {
 	s.flags = t[13]
 	return s, nil
 }
+
+func (s segment) v6() bool { return s.ip[0]>>4 == 6 }
 
 // fooling says how a decoy is made for the receiver to drop it while a
 // middlebox might take it (the insertion tricks of Ptacek & Newsham).
@@ -111,11 +130,18 @@ func build(s segment, seq uint32, flags byte, data []byte, f fooling, id uint16)
 	data = data[:min(len(data), max(0, mtu-ihl-thl))]
 	p := make([]byte, ihl+thl+len(data))
 	copy(p, s.ip)
-	binary.BigEndian.PutUint16(p[2:4], uint16(len(p)))
-	binary.BigEndian.PutUint16(p[4:6], id)
-	binary.BigEndian.PutUint16(p[6:8], 0x4000) // DF, no fragment offset
-	if f.ttl != 0 {
-		p[8] = f.ttl
+	if s.v6() {
+		binary.BigEndian.PutUint16(p[4:6], uint16(thl+len(data)))
+		if f.ttl != 0 {
+			p[7] = f.ttl // hop limit
+		}
+	} else {
+		binary.BigEndian.PutUint16(p[2:4], uint16(len(p)))
+		binary.BigEndian.PutUint16(p[4:6], id)
+		binary.BigEndian.PutUint16(p[6:8], 0x4000) // DF, no fragment offset
+		if f.ttl != 0 {
+			p[8] = f.ttl
+		}
 	}
 	t := p[ihl:]
 	copy(t, s.tcp[:20])
@@ -138,27 +164,33 @@ func build(s segment, seq uint32, flags byte, data []byte, f fooling, id uint16)
 // finish writes the IPv4 header checksum and the TCP checksum (wrong on
 // purpose when bad).
 func finish(p []byte, bad bool) {
-	ihl := int(p[0]&0xf) * 4
-	p[10], p[11] = 0, 0
-	binary.BigEndian.PutUint16(p[10:12], ^fold(sum(0, p[:ihl])))
-	t := p[ihl:]
-	t[16], t[17] = 0, 0
-	c := tcpChecksum(p[12:16], p[16:20], t)
+	var t []byte
+	var c uint16
+	if p[0]>>4 == 6 {
+		t = p[40:]
+		t[16], t[17] = 0, 0
+		c = tcpChecksum(p[8:24], p[24:40], t)
+	} else {
+		ihl := int(p[0]&0xf) * 4
+		p[10], p[11] = 0, 0
+		binary.BigEndian.PutUint16(p[10:12], ^fold(sum(0, p[:ihl])))
+		t = p[ihl:]
+		t[16], t[17] = 0, 0
+		c = tcpChecksum(p[12:16], p[16:20], t)
+	}
 	if bad {
 		c ^= 0x0f0f
 	}
 	binary.BigEndian.PutUint16(t[16:18], c)
 }
 
-// tcpChecksum is the RFC 9293 §3.1 checksum over the IPv4 pseudo-header
-// and the segment.
+// tcpChecksum is the RFC 9293 §3.1 checksum over the pseudo-header
+// (IPv4's, or IPv6's of RFC 8200 §8.1 for 16-byte addresses) and the
+// segment.
 func tcpChecksum(src, dst, seg []byte) uint16 {
-	var ph [12]byte
-	copy(ph[0:4], src)
-	copy(ph[4:8], dst)
-	ph[9] = 6
-	binary.BigEndian.PutUint16(ph[10:12], uint16(len(seg)))
-	return ^fold(sum(sum(0, ph[:]), seg))
+	acc := sum(sum(0, src), dst)
+	acc += 6 + uint32(len(seg))>>16 + uint32(len(seg))&0xffff
+	return ^fold(sum(acc, seg))
 }
 
 func sum(acc uint32, b []byte) uint32 {
@@ -182,6 +214,9 @@ func fold(acc uint32) uint16 {
 // fragments cuts an IPv4 packet's payload into two fragments at off bytes
 // into the IP payload (rounded down to a multiple of 8, RFC 791).
 func fragments(p []byte, off int) [][]byte {
+	if p[0]>>4 != 4 {
+		return [][]byte{p}
+	}
 	ihl := int(p[0]&0xf) * 4
 	body := p[ihl:]
 	off &^= 7

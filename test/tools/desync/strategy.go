@@ -204,7 +204,10 @@ type plan struct {
 // apply runs the strategy on the first data segment (or, for syndata, on
 // the SYN).
 func (sp spec) apply(s segment, raw []byte) plan {
-	id := uint16(raw[4])<<8 | uint16(raw[5])
+	var id uint16 // IPv4 identification; unused for IPv6
+	if !s.v6() {
+		id = uint16(raw[4])<<8 | uint16(raw[5])
+	}
 	next := func() uint16 { id++; return id }
 	pl := s.payload
 	n := len(pl)
