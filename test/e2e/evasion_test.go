@@ -393,8 +393,10 @@ func (b *evasionBench) run(c evasion, i, j int, timeout time.Duration) evasionRu
 func TestEvasion(t *testing.T) {
 	cases := evasionCases()
 	strict := os.Getenv("IPS_EVASION_STRICT") == "1"
+	setup := time.Now()
 	bare := newEvasionBench(t, cases, false)
 	ips := newEvasionBench(t, cases, true)
+	t.Logf("two benches ready in %v (the first run builds ips and the tool)", time.Since(setup).Round(time.Millisecond))
 	var wg sync.WaitGroup
 
 	// All connections at once (go test's -parallel would cap subtests at
