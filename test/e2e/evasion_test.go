@@ -200,6 +200,10 @@ func evasionCases() []evasion {
 		// A ClientHello with a post-quantum key share needs two Initial
 		// packets; the second arrives first.
 		evasion{name: "quic/initial-disorder", proto: "quic", desync: "quicdisorder"},
+		// The first Initial decrypted, its CRYPTO frame cut mid-hostname
+		// and the pieces reversed; or cut in 8-byte frames, reversed.
+		evasion{name: "quic/crypto-reorder", proto: "quic", desync: "quicreorder"},
+		evasion{name: "quic/crypto-shuffle", proto: "quic", desync: "quicshuffle"},
 		evasion{name: "tls/big-hello", proto: "tls", bigHello: true},
 		evasion{name: "tls/big-hello-disorder", proto: "tls", bigHello: true, desync: "disorder,pos=1"},
 		evasion{name: "tls/big-hello-multisplit", proto: "tls", bigHello: true, desync: "multisplit"},

@@ -20,7 +20,8 @@
 //
 // quicdisorder (UDP): the client's first datagram is held back until its
 // second has gone (QUIC: a ClientHello too big for one Initial packet
-// arrives second half first).
+// arrives second half first). quicreorder, quicshuffle: the first Initial's
+// CRYPTO frames rewritten (see quic.go).
 //
 // hops: installs a rule dropping packets whose TTL is below N, standing in
 // for the routers a bridge does not have (for the TTL decoys), then exits.
@@ -156,13 +157,27 @@ func run(args []string) error {
 	return q.serve(func(id uint32, raw []byte) uint32 {
 		if sport, ok := udpSource(raw); ok {
 			sp, ok := m[sport]
-			if !ok || sp.name != "quicdisorder" {
+			if !ok || !strings.HasPrefix(sp.name, "quic") {
 				return nfAccept
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			if done[sport] {
 				return nfAccept
+			}
+			if sp.name != "quicdisorder" {
+				done[sport] = true
+				ihl := int(raw[0]&0xf) * 4
+				dg, err := rewriteInitial(raw[ihl+8:], sp.name, sp.host)
+				if err == nil {
+					err = out.send(udpPacket(raw, dg))
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "desync: port %d %s: %v (sent as it was)\n", sport, sp.name, err)
+					return nfAccept
+				}
+				fmt.Fprintf(os.Stderr, "desync: port %d %s: %d-byte Initial rewritten to %d bytes\n", sport, sp.name, len(raw)-ihl-8, len(dg))
+				return nfDrop
 			}
 			h := held[sport]
 			if h == nil {

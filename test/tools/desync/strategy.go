@@ -81,7 +81,7 @@ func parseSpec(s string) (spec, error) {
 	}
 	switch sp.name {
 	case "pass", "split", "disorder", "multisplit", "multidisorder", "seqovl", "ofooverlap",
-		"syndata", "ipfrag", "ipfragdisorder", "quicdisorder":
+		"syndata", "ipfrag", "ipfragdisorder", "quicdisorder", "quicreorder", "quicshuffle":
 	case "fake", "fakedsplit", "rst":
 		if sp.fool == "" {
 			return sp, fmt.Errorf("%q: %s needs fool=", s, sp.name)
