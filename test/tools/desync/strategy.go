@@ -19,8 +19,9 @@ import (
 //	pass                          the first data segment goes out untouched (through our socket)
 //	split,pos=P                   two segments cut at P, in order
 //	disorder,pos=P                the same, second part first
-//	multisplit                    one byte per segment up to the end of the hostname, then the rest
-//	multidisorder                 the same segments, last first
+//	multisplit[,cuts=P+P...]      one byte per segment up to the end of the hostname, then the
+//	                              rest; or cut at the positions given
+//	multidisorder[,cuts=...]      the same segments, last first
 //	fake,fool=F,decoy=D[,form=copy]  a decoy naming D (fooled by F) at the same sequence, then the
 //	                              real segment; the decoy is a whole request of its own (nfqws's
 //	                              default), or with form=copy the real segment with the name swapped
@@ -48,6 +49,7 @@ type spec struct {
 	decoy string
 	host  string
 	form  string
+	cuts  string // multisplit, multidisorder: positions joined by "+"
 }
 
 func parseSpec(s string) (spec, error) {
@@ -61,6 +63,8 @@ func parseSpec(s string) (spec, error) {
 		switch k {
 		case "pos":
 			sp.pos = v
+		case "cuts":
+			sp.cuts = v
 		case "fool":
 			if _, err := foolingOf(v); err != nil {
 				return sp, err
@@ -230,18 +234,29 @@ func (sp spec) apply(s segment, raw []byte) plan {
 		}
 		return drop(a, b)
 	case "multisplit", "multidisorder":
-		end := n
-		if h := hostIndex(pl, sp.host); h >= 0 {
-			end = min(n, h+len(sp.host)+1)
+		var cuts []int
+		if sp.cuts != "" {
+			for _, c := range strings.Split(sp.cuts, "+") {
+				if p := position(pl, c, sp.host); len(cuts) == 0 || p > cuts[len(cuts)-1] {
+					cuts = append(cuts, p)
+				}
+			}
 		} else {
-			end = min(n, 64)
+			end := min(n, 64)
+			if h := hostIndex(pl, sp.host); h >= 0 {
+				end = min(n, h+len(sp.host)+1)
+			}
+			for i := 1; i <= end; i++ {
+				cuts = append(cuts, i)
+			}
 		}
 		var out [][]byte
-		for i := 0; i < end; i++ {
-			out = append(out, seg(i, i+1, nil, fooling{}))
-		}
-		if end < n {
-			out = append(out, seg(end, n, nil, fooling{}))
+		prev := 0
+		for _, c := range append(cuts, n) {
+			if c > prev && c <= n {
+				out = append(out, seg(prev, c, nil, fooling{}))
+				prev = c
+			}
 		}
 		if sp.name == "multidisorder" {
 			for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {

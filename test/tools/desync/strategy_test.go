@@ -138,7 +138,7 @@ func TestStrategiesDeliverTheRealBytes(t *testing.T) {
 	payload := []byte("\x16\x03\x01\x00\x40 client hello ... server_name blocked.example ... the rest of the hello")
 	for _, s := range []string{
 		"pass", "split,pos=1", "split,pos=2", "split,pos=midhost", "disorder,pos=1", "disorder,pos=midhost",
-		"multisplit", "multidisorder",
+		"multisplit", "multidisorder", "multisplit,cuts=1+host+midhost", "multidisorder,cuts=1+midhost",
 		"fake,fool=badsum,decoy=allowed.example", "fake,fool=badsum,form=copy,decoy=allowed.example",
 		"fake,fool=badseq,decoy=allowed.example", "fake,fool=badseqahead,decoy=allowed.example",
 		"fake,fool=noack,decoy=allowed.example", "fake,fool=md5sig,decoy=allowed.example",
