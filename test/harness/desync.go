@@ -251,10 +251,10 @@ func TLSGet(ns NS, local, server netip.AddrPort, conf *tls.Config, host string,
 }
 
 // HTTPExchange sends a raw HTTP request (written through write when
-// given, else in one write) from local to server and returns the
-// response body.
+// given, else in one write) from local to server and returns the body of
+// the response after the first skip ones.
 func HTTPExchange(ns NS, local, server netip.AddrPort, req []byte,
-	write func(c *net.TCPConn, b []byte) error, timeout time.Duration) (string, error) {
+	write func(c *net.TCPConn, b []byte) error, skip int, timeout time.Duration) (string, error) {
 	c, err := ns.DialFrom(local, server, timeout)
 	if err != nil {
 		return "", fmt.Errorf("connect: %w", err)
@@ -269,11 +269,26 @@ func HTTPExchange(ns NS, local, server netip.AddrPort, req []byte,
 	if err != nil {
 		return "", err
 	}
-	return readBody(c)
+	br := bufio.NewReader(c)
+	for range skip {
+		if _, err := readBody(br); err != nil {
+			return "", err
+		}
+	}
+	return readBody(br)
 }
 
+// ReadResponse reads one HTTP response from c and returns its body. It
+// may read ahead: use it where the server sends nothing more until asked
+// again.
+func ReadResponse(c io.Reader) (string, error) { return readBody(c) }
+
 func readBody(c io.Reader) (string, error) {
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	br, ok := c.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(c)
+	}
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		return "", fmt.Errorf("no response: %w", err)
 	}
