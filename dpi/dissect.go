@@ -46,6 +46,7 @@ type Ctx struct {
 	// Payload is the packet's new in-order transport payload.
 	Payload []byte
 	s       *scratch
+	cur     uint16 // index of the dissector being called
 }
 
 // Stream is the in-order byte stream of this direction buffered so far
@@ -82,14 +83,16 @@ func (c *Ctx) StreamFull() bool {
 // Incomplete tells the engine that this direction's stream buffer holds
 // the start of a message the dissector is still reading (a ClientHello
 // spread over many small segments or records, an HTTP head split byte by
-// byte). While it stays so, packets are not charged to the flow's packet
-// budget, within a bound: at most two packets (a segment and its ACK) per
-// byte buffered, plus a few, and never beyond the buffer's size, so a
-// message dribbled one byte per segment is still read whole and a flow
-// that makes no progress still gives up. The declaration holds until the
+// byte). While it stays so, the next bytes of this direction go to this
+// dissector alone (the middle of a TLS record is nobody else's first
+// packet), and packets are not charged to the flow's packet budget,
+// within a bound: at most two packets (a segment and its ACK) per byte
+// streamed, plus a few, and never once the buffer is full, so a message
+// dribbled one byte per segment is still read whole and a flow that makes
+// no progress still gives up. The declaration holds until the
 // dissector's next call in this direction.
 func (c *Ctx) Incomplete() {
-	c.s.incomplete, c.s.incDir = true, c.Dir
+	c.s.incomplete, c.s.incDir, c.s.incBy = true, c.Dir, c.cur
 }
 
 // Uninspectable reports that the dissector cannot read what would name the
@@ -234,8 +237,25 @@ func (e *Engine) dissect(f *Flow, p *Packet, dir Dir, payload []byte) {
 
 	d := e.disp
 	if s.owner != 0 {
+		c.cur = s.owner - 1
+		if s.incDir == dir {
+			s.incomplete = false // the dissector says again if it still is
+		}
 		e.apply(f, int(s.owner-1), d.list[s.owner-1].fn(c))
 		return
+	}
+	skip := -1
+	if s.incomplete && s.incDir == dir {
+		// A dissector is half way through a message of this direction:
+		// the new bytes are its own. Should it be done with the message
+		// unclassified, the others are tried on the same payload.
+		i := s.incBy
+		s.incomplete = false
+		c.cur = i
+		if e.apply(f, int(i), d.list[i].fn(c)) || s.incomplete {
+			return
+		}
+		skip = int(i)
 	}
 	var all []uint16
 	switch f.key.proto {
@@ -262,11 +282,12 @@ func (e *Engine) dissect(f *Flow, p *Packet, dir Dir, payload []byte) {
 		}
 		for _, i := range all {
 			w, bit := i/64, uint64(1)<<(i%64)
-			if s.excluded[w]&bit != 0 || (hinted[w]&bit != 0) != (pass == 0) {
+			if s.excluded[w]&bit != 0 || (hinted[w]&bit != 0) != (pass == 0) || int(i) == skip {
 				continue
 			}
-			if e.apply(f, int(i), d.list[i].fn(c)) {
-				return
+			c.cur = i
+			if e.apply(f, int(i), d.list[i].fn(c)) || s.incomplete && s.incDir == dir {
+				return // classified, or a message is being read: it waits for its bytes
 			}
 		}
 	}

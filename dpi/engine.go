@@ -403,9 +403,6 @@ func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 		if s.payloads[dir] < 0xffff {
 			s.payloads[dir]++
 		}
-		if s.incDir == dir {
-			s.incomplete = false // the dissector says again if it still is
-		}
 		e.dissect(f, p, dir, payload)
 	}
 	if r.State.Final() {
@@ -417,7 +414,14 @@ func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 		if dir == s.incDir {
 			s.credit += uint32(len(payload))
 		}
-		if d := &s.tcp[s.incDir]; d.buffering && !d.overflow && s.exempt < 2*s.credit+16 {
+		room := s.exempt < 2*s.credit+16
+		if f.key.proto == IPProtoTCP {
+			d := &s.tcp[s.incDir]
+			room = room && d.buffering && !d.overflow
+		} else {
+			room = room && s.exempt < maxDatagramExempt
+		}
+		if room {
 			s.exempt++
 			return
 		}
@@ -426,6 +430,11 @@ func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 		e.giveUp(f)
 	}
 }
+
+// maxDatagramExempt bounds the packets a datagram dissector reading a
+// message over several of them (QUIC CRYPTO data spread over Initials)
+// may have left uncharged.
+const maxDatagramExempt = 64
 
 // giveUp ends inspection: a partial classification becomes final; with
 // none, the flow is guessed from its ports and addresses.

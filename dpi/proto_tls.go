@@ -503,6 +503,15 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 	if ch.ESNI && host != "" {
 		c.AddRisk(RiskTLSSuspiciousESNI)
 	}
+	if ch.ECH {
+		// Encrypted Client Hello: the SNI read above is the outer, public
+		// name of the ECH configuration; the name the client wants is
+		// encrypted. A GREASE ECH extension (random bytes of the same
+		// shape, sent when the client has no configuration) cannot be
+		// told from a real one without the server's key: both are
+		// flagged, and the outer name stays the flow's name.
+		c.AddRisk(RiskTLSECH)
+	}
 
 	appKnown := r.App != 0 && r.App != master
 	if !appKnown {

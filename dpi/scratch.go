@@ -22,6 +22,7 @@ type scratch struct {
 	// the bytes streamed in that direction that allow them.
 	incomplete bool
 	incDir     Dir
+	incBy      uint16 // index of the dissector reading it
 	exempt     uint32
 	credit     uint32
 	charged    uint16 // packets charged to the budget

@@ -745,8 +745,11 @@ func (c *compiler) resolveKey(t table, e *sentry) (ownEntry, []string, bool) {
 
 func riskCandidates() []string {
 	var out []string
-	for r := dpi.RiskID(1); r < dpi.NumRisks; r++ {
-		out = append(out, strings.TrimPrefix(r.Enum(), "NDPI_"), r.String())
+	for r := dpi.RiskID(1); r < dpi.RiskIDLimit; r++ {
+		if !r.Valid() {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(strings.TrimPrefix(r.Enum(), "NDPI_"), "IPS_"), r.String())
 	}
 	return out
 }

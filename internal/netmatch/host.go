@@ -1,5 +1,7 @@
 package netmatch
 
+import "bytes"
+
 // MaxHostLen is the longest name AppendCanonicalHost returns: a DNS name in
 // text form without its trailing dot (RFC 1035 §2.3.4: 255 octets on the
 // wire, 253 characters written out).
@@ -16,9 +18,10 @@ const MaxHostLen = 253
 //     a server refuses a host with either (RFC 9110 §7.2, RFC 3986 §3.2.2),
 //     so nothing after one can be a name it serves;
 //   - a port is dropped: "example.com:8080" → "example.com" (servers cut
-//     at the colon whatever follows it); a bracketed IPv6 literal keeps its
-//     brackets and loses its port: "[2001:DB8::1]:443" → "[2001:db8::1]";
-//     a bare address with several colons is kept whole;
+//     at the colon whatever follows it); a bracketed IPv6 literal loses
+//     its port and its brackets: "[2001:DB8::1]:443" → "2001:db8::1", the
+//     form a bare address with several colons keeps (brackets around
+//     anything else stay, so the result reads the same twice);
 //   - trailing dots are dropped: "example.com." is the same name (RFC 1034
 //     §3.1), and nginx and the DNS treat it so;
 //   - ASCII letters are folded to lower case (RFC 4343); other bytes, UTF-8
@@ -48,6 +51,9 @@ func AppendCanonicalHost(dst, b []byte) []byte {
 			}
 		}
 		b, bracket = b[1:end], true
+		if _, n := colons(b); n >= 2 && bytes.IndexByte(b, '[') < 0 {
+			bracket = false // an IPv6 address: written bare, as a bare one is
+		}
 	} else if i, n := colons(b); n == 1 {
 		b = b[:i] // host:port
 	}

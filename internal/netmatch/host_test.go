@@ -20,9 +20,12 @@ func TestCanonicalHost(t *testing.T) {
 		{"blocked.example extra", "blocked.example"},
 		{"blocked.example\x00.allowed.example", "blocked.example"},
 		{"blocked.example\r\n", "blocked.example"},
-		{"[2001:DB8::1]:443", "[2001:db8::1]"},
-		{"[2001:db8::1]", "[2001:db8::1]"},
-		{"[::1", "[::1]"},
+		{"[2001:DB8::1]:443", "2001:db8::1"},
+		{"[2001:db8::1]", "2001:db8::1"},
+		{"[::1", "::1"},
+		{"[::1.]", "::1"},
+		{"[a:b]:80", "[a:b]"}, // not an IPv6 address: brackets kept, so it stays one host
+		{"[Name]", "[name]"},
 		{"[]", ""},
 		{"2001:DB8::1", "2001:db8::1"}, // bare IPv6: several colons, no port
 		{"192.0.2.1:80", "192.0.2.1"},
@@ -75,7 +78,7 @@ func TestCanonicalHostAllocs(t *testing.T) {
 // server refuses in a host (blanks, control bytes, upper-case ASCII), and
 // what a SuffixSet keyed by the output finds again.
 func FuzzCanonicalHost(f *testing.F) {
-	for _, s := range []string{"Blocked.Example.:443", "[::1]:80", "a:b:c", " x ", "..", "[a]b", strings.Repeat("ab.", 120)} {
+	for _, s := range []string{"Blocked.Example.:443", "[::1]:80", "[::1.]", "[[::1]", "a:b:c", " x ", "..", "[a]b", strings.Repeat("ab.", 120)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
