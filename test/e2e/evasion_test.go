@@ -84,7 +84,6 @@ var evasionPending = map[string]string{
 	"tls/fake-noack":         "stream",
 	"tls/ofo-overlap":        "stream",
 	"tls/syndata":            "stream",
-	"http/multisplit":        "stream",
 	"http/disorder-1":        "stream",
 	"http/disorder-midhost":  "stream",
 	"http/multidisorder":     "stream",
@@ -104,8 +103,6 @@ var evasionPending = map[string]string{
 	"tls6/ofo-overlap":       "stream",
 	"tls6/syndata":           "stream",
 	"tls/big-hello-disorder": "stream",
-	// Names as the server compares them.
-	"http/absolute-uri": "names",
 	// Asked of no branch yet; the stream normaliser is where they belong:
 	// MD5-signed and PAWS-old segments the receiver drops, urgent data the
 	// receiver takes out of the stream, and TTL decoys (a segment whose
