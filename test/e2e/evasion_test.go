@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -328,6 +329,35 @@ type evasionBench struct {
 	http       netip.AddrPort
 	withIPS    bool
 	desyncTool *harness.Desync
+	events     string // the daemon's NDJSON flow events
+}
+
+// decisions reads the daemon's "decided" events by client source port,
+// so a failing row can show what ips saw.
+func (b *evasionBench) decisions(t *testing.T) map[int][]string {
+	t.Helper()
+	out := map[int][]string{}
+	data, err := os.ReadFile(b.events)
+	if err != nil {
+		t.Logf("no flow events: %v", err)
+		return out
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var ev struct {
+			Event   string   `json:"event"`
+			SrcPort int      `json:"src_port"`
+			Name    string   `json:"requested_server_name"`
+			State   string   `json:"dpi_state"`
+			Verdict string   `json:"verdict"`
+			Explain string   `json:"explain"`
+			Risks   []string `json:"risks"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Event != "decided" {
+			continue
+		}
+		out[ev.SrcPort] = append(out[ev.SrcPort], fmt.Sprintf("%s name %q (%s, risks %v): %s", ev.Verdict, ev.Name, ev.State, ev.Risks, ev.Explain))
+	}
+	return out
 }
 
 func newEvasionBench(t *testing.T, cases []evasion, withIPS bool) *evasionBench {
@@ -357,7 +387,8 @@ func newEvasionBench(t *testing.T, cases []evasion, withIPS bool) *evasionBench 
 		if err := harness.WriteFile(pol, `{"policy": {"id": 0, "name": "root", "default_marker": "pass", "markers": {"hostnames": {"`+blockedName+`": "drop"}}}}`+"\n"); err != nil {
 			t.Fatal(err)
 		}
-		b.topo.StartDaemon(t, dir, "--policy", pol)
+		b.events = filepath.Join(dir, "events.ndjson")
+		b.topo.StartDaemon(t, dir, "--policy", pol, "--events", b.events)
 	}
 	return b
 }
@@ -474,6 +505,8 @@ func TestEvasion(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d connections in %v", 4*len(cases), time.Since(start).Round(time.Millisecond))
 
+	time.Sleep(200 * time.Millisecond) // the daemon's event writer catches up
+	decided := ips.decisions(t)
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n%-28s %-14s %-22s %s\n", "trick", "blocked name", "allowed name", "pending")
 	var gaps []string
@@ -495,6 +528,11 @@ func TestEvasion(t *testing.T) {
 				acol = "BROKEN"
 				problems = append(problems, fmt.Sprintf("%s failed: %v (body %q)", allowedName, alw.err, alw.body))
 			}
+			if len(problems) > 0 {
+				for j, host := range []string{blockedName, allowedName} {
+					problems = append(problems, fmt.Sprintf("ips decided for %s: %v", host, decided[int(evasionPort(i, j))]))
+				}
+			}
 			mu.Lock()
 			fmt.Fprintf(&table, "%-28s %-14s %-22s %s\n", c.name, bcol, acol, c.pending)
 			mu.Unlock()
@@ -504,7 +542,11 @@ func TestEvasion(t *testing.T) {
 			case len(problems) == 0:
 			case c.pending != "" && !strict:
 				gaps = append(gaps, c.name)
-				t.Logf("KNOWN GAP (waits for branch %s): %s", c.pending, strings.Join(problems, "; "))
+				waits := "waits for branch " + c.pending
+				if c.pending == "unassigned" {
+					waits = "asked of no branch yet"
+				}
+				t.Logf("KNOWN GAP (%s): %s", waits, strings.Join(problems, "; "))
 			default:
 				for _, p := range problems {
 					t.Error(p)
