@@ -1,9 +1,14 @@
 package dpi
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // Tests of the TLS tricks that hide a server name from a DPI box while the
@@ -86,6 +91,8 @@ func TestTLSRecordFragmentationAndTinySegments(t *testing.T) {
 		{"4 KB hello in 16-byte records, 100-byte segments", 16, []int{100}, 4096},
 		{"2 KB hello, 1-byte records, 1-byte segments", 1, []int{1}, 2048},
 		{"13 KB hello in 1-byte records", 1, []int{1448}, 13000},
+		{"16 000-byte hello", 0, []int{1448}, 16000},
+		{"16 000-byte hello in 1-byte records, 1-byte segments", 1, []int{1}, 16000},
 	}
 	for _, tr := range tricks {
 		for _, host := range []string{"blocked.example", "allowed.example"} {
@@ -246,5 +253,66 @@ func TestTLSFragmentedAllocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(50, run); a != 0 {
 		t.Errorf("%v allocations per fragmented connection in the steady state", a)
+	}
+}
+
+// goClientHello is the first flight of Go's crypto/tls client for sni (one
+// handshake record; Go offers X25519MLKEM768, so it is large).
+func goClientHello(t *testing.T, sni string) []byte {
+	t.Helper()
+	c, s := net.Pipe()
+	defer c.Close()
+	defer s.Close()
+	go tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}}).Handshake()
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(s, hdr); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(s, body); err != nil {
+		t.Fatal(err)
+	}
+	return body // the ClientHello handshake message
+}
+
+// TestGoServerReadsFragmentedHello: Go's crypto/tls server reads a
+// ClientHello cut into one-byte records (RFC 8446 §5.1 allows it), so the
+// trick reaches a real server; the engine reads the same bytes, sent in
+// tiny segments, and finds the same name.
+func TestGoServerReadsFragmentedHello(t *testing.T) {
+	for _, host := range []string{"blocked.example", "allowed.example"} {
+		msg := goClientHello(t, host)
+		if len(msg) < 1200 {
+			t.Errorf("Go's hello is %d bytes: no post-quantum key share?", len(msg))
+		}
+		stream := tlsRecords(22, 0x0301, msg, 1)
+		// The server side.
+		c, s := net.Pipe()
+		got := make(chan string, 1)
+		srv := tls.Server(s, &tls.Config{GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			got <- h.ServerName
+			return nil, errors.New("enough")
+		}})
+		go func() {
+			c.Write(stream)
+			c.Close()
+		}()
+		srv.SetDeadline(time.Now().Add(5 * time.Second))
+		srv.Handshake()
+		s.Close()
+		select {
+		case name := <-got:
+			if name != host {
+				t.Fatalf("Go's server read %q", name)
+			}
+		default:
+			t.Fatalf("Go's server did not read the fragmented hello")
+		}
+		// The engine.
+		f := tlsClient(t, segments(stream, 3))
+		if f.Result.Hostname != host || f.Result.Master != ProtoTLS {
+			t.Errorf("engine: %s %q", f.Result.AppName(), f.Result.Hostname)
+		}
 	}
 }
