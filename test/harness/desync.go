@@ -23,6 +23,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"golang.org/x/sys/unix"
+
+	"ips/internal/ascii"
 )
 
 // The evasion suite's client side: test/tools/desync rewrites the LAN
@@ -221,7 +223,7 @@ func TLSRecords(b []byte, cuts ...int) ([]byte, []int) {
 
 // HostIndex finds name in b ignoring ASCII case, -1 if absent.
 func HostIndex(b []byte, name string) int {
-	return bytes.Index(bytes.ToLower(b), []byte(strings.ToLower(name)))
+	return ascii.Index(b, strings.ToLower(name))
 }
 
 // TLSGet runs a TLS handshake (Go crypto/tls with conf: roots, SNI...)

@@ -117,7 +117,12 @@ func build(s segment, seq uint32, flags byte, data []byte, f fooling, id uint16)
 	}
 	if f.md5 {
 		// Kind 19, length 18, a 16-byte digest nobody can check, then two
-		// NOPs to keep the header a multiple of four.
+		// NOPs to keep the header a multiple of four. Options hold 40
+		// bytes at most: if the others leave no room, the signature
+		// replaces them (it is a decoy either way).
+		if len(opts)+20 > 40 {
+			opts = opts[:0]
+		}
 		opts = append(opts, 19, 18, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 1)
 	}
 	for len(opts)%4 != 0 {

@@ -3,13 +3,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 
 	"ips/dpi/quic"
+	"ips/internal/ascii"
 )
 
 // QUIC tricks on the client's first datagram (its first Initial packet,
@@ -72,7 +72,7 @@ func rewriteInitial(dg []byte, mode, host string) ([]byte, error) {
 	// Cut the pieces holding the hostname.
 	var out []piece
 	for _, p := range pieces {
-		i := bytes.Index(bytes.ToLower(p.data), []byte(strings.ToLower(host)))
+		i := ascii.Index(p.data, strings.ToLower(host))
 		if i < 0 {
 			out = append(out, p)
 			continue

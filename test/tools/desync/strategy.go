@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ips/internal/ascii"
 )
 
 // spec is one strategy: a name and its parameters, written
@@ -124,7 +125,7 @@ func hostIndex(payload []byte, host string) int {
 	if host == "" {
 		return -1
 	}
-	return bytes.Index(bytes.ToLower(payload), []byte(strings.ToLower(host)))
+	return ascii.Index(payload, strings.ToLower(host))
 }
 
 // position resolves a position in the payload, kept inside (0, len).
