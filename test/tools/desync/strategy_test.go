@@ -225,3 +225,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Binary bytes before the name (a ClientHello's random and key share) do
+// not move where it is found: case folding is ASCII only.
+func TestHostIndexInBinary(t *testing.T) {
+	b := []byte("\x16\x03\x01\x93\xff\xc3 server_name BloCked.Example ...")
+	if i := hostIndex(b, "blocked.example"); i != 19 {
+		t.Errorf("hostIndex = %d, want 19", i)
+	}
+	if d := swapped(b, "blocked.example", "allowed.example"); !bytes.Contains(d, []byte("allowed.example")) || len(d) != len(b) {
+		t.Errorf("swapped %q", d)
+	}
+}
