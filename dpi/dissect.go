@@ -85,12 +85,12 @@ func (c *Ctx) StreamFull() bool {
 // spread over many small segments or records, an HTTP head split byte by
 // byte). While it stays so, the next bytes of this direction go to this
 // dissector alone (the middle of a TLS record is nobody else's first
-// packet), and packets are not charged to the flow's packet budget,
-// within a bound: at most two packets (a segment and its ACK) per byte
-// streamed, plus a few, and never once the buffer is full, so a message
-// dribbled one byte per segment is still read whole and a flow that makes
-// no progress still gives up. The declaration holds until the
-// dissector's next call in this direction.
+// packet). TCP segments that add to a buffered message, and the ACKs they
+// draw, are not charged to the packet budget anyway (up to freeCap per
+// flow, stream.go); the declaration also spares datagrams (up to
+// maxDatagramExempt: QUIC CRYPTO data over many Initials), and a flow
+// whose budget runs out with a message half read is Uninspectable. The
+// declaration holds until the dissector's next call in this direction.
 func (c *Ctx) Incomplete() {
 	c.s.incomplete, c.s.incDir, c.s.incBy = true, c.Dir, c.cur
 }
@@ -98,10 +98,7 @@ func (c *Ctx) Incomplete() {
 // Uninspectable reports that the dissector cannot read what would name the
 // flow (see Result.Uninspectable): the flow gets the flag and the risk
 // Obfuscated Traffic, for the policy's on_uninspectable choice.
-func (c *Ctx) Uninspectable() {
-	c.Flow.Result.Uninspectable = true
-	c.AddRisk(RiskObfuscatedTraffic)
-}
+func (c *Ctx) Uninspectable() { c.e.markUninspectable(c.Flow) }
 
 // ShrinkStream tells the engine that the dissector rewrote this
 // direction's stream buffer in place (dropping bytes it has consumed,

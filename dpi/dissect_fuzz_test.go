@@ -127,7 +127,7 @@ func FuzzTLSFragmentation(f *testing.F) {
 		s.e.cfg.Catalog = fuzzCatalog
 		s.handshake()
 		var fl *Flow
-		for _, p := range segments(stream, sizes...) {
+		for _, p := range cutSegments(stream, sizes...) {
 			fl = s.send(ToServer, p)
 		}
 		if fl.Result.Hostname != "blocked.example" {

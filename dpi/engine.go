@@ -25,9 +25,13 @@ type Config struct {
 	// TCPBudget and UDPBudget are the packets inspected before giving up.
 	// Defaults 10 and 16.
 	TCPBudget, UDPBudget int
-	// StreamBytes bounds TCP reassembly per direction. Default 16 KiB.
+	// StreamBytes bounds TCP reassembly per direction: the in-order
+	// buffer a dissector reads a split message from, and how far past a
+	// hole out-of-order segments are held. Default 16 KiB.
 	StreamBytes int
-	// MaxStreams bounds the reassembly buffers alive at once. Default 4096.
+	// MaxStreams bounds the reassembly buffers (in-order and out-of-order
+	// alike) alive at once in the engine. Default 4096 (64 MiB with the
+	// default StreamBytes).
 	MaxStreams int
 	// Catalog maps hosts and addresses to applications. Default: the
 	// embedded catalog.
@@ -71,6 +75,19 @@ type Stats struct {
 	StreamsExhausted   uint64
 	ScratchesAllocated int
 	StreamsAllocated   int
+
+	// Stream normalisation: TCP segments not inspected because the
+	// receiver drops them (bad checksum; outside the window; RST, SYN,
+	// ACK, PAWS or MD5 rules), retransmitted bytes, out-of-order segments
+	// held, segments the engine could not hold though the receiver
+	// would, and flows marked Uninspectable.
+	TCPBadChecksum   uint64
+	TCPOutOfWindow   uint64
+	TCPRejected      uint64
+	TCPRetransmitted uint64
+	TCPHeld          uint64
+	TCPLost          uint64
+	Uninspectable    uint64
 }
 
 // Engine classifies packets into flows.
@@ -86,6 +103,9 @@ type Engine struct {
 	metaFree    []*Meta
 	streamFree  [][]byte
 	streamsOut  int
+	reasmFree   []*reasm
+	reasmOut    int
+	alt         Packet // the other direction's packet, when its gathered head is flushed
 
 	stats Stats
 	ctx   Ctx
@@ -259,7 +279,9 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 		f.MAC[dir], f.HasMAC[dir] = p.SrcMAC, true
 	}
 	f.LastSeen = now
-	if p.Proto == IPProtoTCP {
+	if p.Proto == IPProtoTCP && f.s == nil {
+		// A flow being inspected has its RST and FIN judged by the
+		// stream normaliser (a decoy RST must not close it).
 		switch {
 		case p.TCPFlags&TCPRst != 0:
 			f.flags |= flowRst
@@ -320,6 +342,8 @@ func (e *Engine) freeScratch(f *Flow) {
 	f.s = nil
 	e.releaseStream(&s.tcp[0])
 	e.releaseStream(&s.tcp[1])
+	e.releaseReasm(&s.tcp[0])
+	e.releaseReasm(&s.tcp[1])
 	e.quicRelease(s)
 	s.reset()
 	e.scratchFree = append(e.scratchFree, s)
@@ -359,6 +383,9 @@ func (e *Engine) Flush() {
 func (e *Engine) Each(fn func(*Flow)) { e.t.each(fn) }
 
 func (e *Engine) end(f *Flow, why EndReason) {
+	if !f.Result.State.Final() && f.s != nil && f.key.proto == IPProtoTCP {
+		e.flushHeads(f)
+	}
 	if !f.Result.State.Final() {
 		e.giveUp(f)
 	}
@@ -395,38 +422,59 @@ func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 	if p.Flags&FlagMalformed != 0 {
 		r.Risks = r.Risks.With(RiskMalformedPacket)
 	}
-	payload := p.Payload
-	if p.Proto == IPProtoTCP {
-		payload = e.track(s, p, dir)
-	}
-	if len(payload) > 0 {
-		if s.payloads[dir] < 0xffff {
-			s.payloads[dir]++
+	if p.Proto != IPProtoTCP {
+		if len(p.Payload) > 0 {
+			if s.payloads[dir] < 0xffff {
+				s.payloads[dir]++
+			}
+			e.dissect(f, p, dir, p.Payload)
 		}
-		e.dissect(f, p, dir, payload)
-	}
-	if r.State.Final() {
-		return
-	}
-	if s.incomplete {
-		// A message is being read from a stream buffer: this packet is
-		// not charged, within two per byte streamed (Ctx.Incomplete).
-		if dir == s.incDir {
-			s.credit += uint32(len(payload))
+		if r.State.Final() {
+			return
 		}
-		room := s.exempt < 2*s.credit+16
-		if f.key.proto == IPProtoTCP {
-			d := &s.tcp[s.incDir]
-			room = room && d.buffering && !d.overflow
-		} else {
-			room = room && s.exempt < maxDatagramExempt
-		}
-		if room {
+		if s.incomplete && s.exempt < maxDatagramExempt {
+			// A message spread over datagrams (QUIC CRYPTO data over
+			// many Initials) is being read: not charged, up to a bound.
 			s.exempt++
 			return
 		}
+		if int(r.DPIPackets)-int(s.exempt) >= e.budget(f) {
+			if s.incomplete && unnamed(r) {
+				e.markUninspectable(f)
+			}
+			e.giveUp(f)
+		}
+		return
 	}
-	if s.charged++; int(s.charged) >= e.budget(f) {
+	free := e.tcpSegment(f, p, dir)
+	if r.State.Final() {
+		return
+	}
+	if (s.tcp[0].lost || s.tcp[1].lost) && unnamed(r) {
+		// The receiver has bytes the engine could not keep: what it
+		// reads cannot be known any more.
+		e.markUninspectable(f)
+		e.giveUp(f)
+		return
+	}
+	// Packets that only advance a reassembly do not count: splitting a
+	// message into more pieces must not spend the budget before it is
+	// whole (up to freeCap of them).
+	if free && s.free < freeCap {
+		s.free++
+	} else if s.spent < 0xffff {
+		s.spent++
+	}
+	if int(s.spent) >= e.budget(f) {
+		e.flushHeads(f)
+		if r.State.Final() {
+			return
+		}
+		if (s.holes() || s.incomplete) && unnamed(r) {
+			// The budget ran out with a hole open, or with a message
+			// still half read (more pieces than freeCap).
+			e.markUninspectable(f)
+		}
 		e.giveUp(f)
 	}
 }
@@ -478,6 +526,12 @@ func (e *Engine) finish(f *Flow, st State) {
 	r := &f.Result
 	r.State = st
 	r.Pending = 0
+	if s := f.s; s != nil && s.overflowed&(1<<ToServer) != 0 && r.Hostname == "" &&
+		(r.Master == 0 || r.Master == ProtoTLS || r.Master == ProtoHTTP) {
+		// The request overflowed the reassembly buffer before it named
+		// its server (a ClientHello larger than StreamBytes).
+		e.markUninspectable(f)
+	}
 	e.learnedName(f)
 	e.setCategory(f)
 	e.portRisk(f)

@@ -71,13 +71,6 @@ type Result struct {
 	Confidence Confidence
 	// Guessed: classified by port or address after DPI gave up.
 	Guessed bool
-	// Uninspectable: a dissector could not read what it needed to name
-	// the flow (a handshake message larger than the stream buffer, a
-	// stream the engine stopped reassembling before the message was
-	// whole, no buffer left). The flow also carries the risk Obfuscated
-	// Traffic; what to do with it is the policy's on_uninspectable
-	// choice, never a silent pass.
-	Uninspectable bool
 	// Pending lists what may still change while State is Partial.
 	Pending Field
 	Master  ProtoID
@@ -97,6 +90,13 @@ type Result struct {
 	// cipher the server chose.
 	TLSVersion uint16
 	Cipher     uint16
+	// Uninspectable: the engine could not see the stream as the
+	// receiver reads it (bytes it accepted that could not be kept, a hole
+	// still open when the budget ran out, a request larger than the
+	// reassembly buffer; a dissector that cannot read the message that
+	// would name the flow: Ctx.Uninspectable); RiskObfuscatedTraffic is
+	// set with it, and the policy's on_uninspectable decides.
+	Uninspectable bool
 	// Meta holds less common metadata; nil until a dissector fills it.
 	Meta *Meta
 }

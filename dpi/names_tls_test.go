@@ -37,9 +37,9 @@ func pqHello(sni string, total int) []byte {
 	return msg
 }
 
-// segments cuts stream into TCP payloads of the given sizes, the last
+// cutSegments cuts stream into TCP payloads of the given sizes, the last
 // size repeating.
-func segments(stream []byte, sizes ...int) [][]byte {
+func cutSegments(stream []byte, sizes ...int) [][]byte {
 	var out [][]byte
 	for i := 0; len(stream) > 0; i++ {
 		n := sizes[min(i, len(sizes)-1)]
@@ -92,7 +92,7 @@ func TestTLSRecordFragmentationAndTinySegments(t *testing.T) {
 		{"2 KB hello, 1-byte records, 1-byte segments", 1, []int{1}, 2048},
 		{"13 KB hello in 1-byte records", 1, []int{1448}, 13000},
 		{"16 000-byte hello", 0, []int{1448}, 16000},
-		{"16 000-byte hello in 1-byte records, 1-byte segments", 1, []int{1}, 16000},
+		{"16 000-byte hello in 1-byte records, 5-byte segments", 1, []int{5}, 16000},
 	}
 	for _, tr := range tricks {
 		for _, host := range []string{"blocked.example", "allowed.example"} {
@@ -108,7 +108,7 @@ func TestTLSRecordFragmentationAndTinySegments(t *testing.T) {
 					rec = 1 << 14
 				}
 				stream := tlsRecords(22, 0x0301, msg, rec)
-				f := tlsClient(t, segments(stream, tr.sizes...))
+				f := tlsClient(t, cutSegments(stream, tr.sizes...))
 				r := &f.Result
 				if r.Master != ProtoTLS || r.Hostname != host {
 					t.Fatalf("%d-byte hello, %d stream bytes: %s %q state %v after %d packets", len(msg), len(stream), r.AppName(), r.Hostname, r.State, r.DPIPackets)
@@ -126,7 +126,7 @@ func TestTLSRecordFragmentationAndTinySegments(t *testing.T) {
 func TestTLSHelloSameAsUnfragmented(t *testing.T) {
 	msg := pqHello("blocked.example", 3000)
 	plain := tlsClient(t, [][]byte{tlsRecords(22, 0x0301, msg, 1<<14)}).Result
-	frag := tlsClient(t, segments(tlsRecords(22, 0x0301, msg, 3), 2, 9, 1, 1448)).Result
+	frag := tlsClient(t, cutSegments(tlsRecords(22, 0x0301, msg, 3), 2, 9, 1, 1448)).Result
 	if plain.JA4 != frag.JA4 || plain.JA3 != frag.JA3 || plain.Hostname != frag.Hostname || plain.ALPN != frag.ALPN {
 		t.Errorf("plain %s %s %q %q, fragmented %s %s %q %q", plain.JA4, plain.JA3, plain.Hostname, plain.ALPN,
 			frag.JA4, frag.JA3, frag.Hostname, frag.ALPN)
@@ -144,10 +144,18 @@ func TestTLSHelloTooLargeIsReported(t *testing.T) {
 	}{
 		{"20 KB hello in two records", 1 << 14, 20000},
 		{"17 KB hello in 1 KB records", 1024, 17000},
+		// 96,000 one-byte segments (and their ACKs) are more than the
+		// engine lets go uncharged (freeCap): what it could not read in
+		// time is reported too.
+		{"16 KB hello in 1-byte records, 1-byte segments", 1, 16000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := tlsRecords(22, 0x0301, pqHello("blocked.example", tc.total), tc.rec)
-			f := tlsClient(t, segments(stream, 1448))
+			seg := 1448
+			if tc.rec == 1 {
+				seg = 1
+			}
+			f := tlsClient(t, cutSegments(stream, seg))
 			r := &f.Result
 			if !r.Uninspectable || !r.Risks.Has(RiskObfuscatedTraffic) {
 				t.Fatalf("%s %q uninspectable %v risks %v", r.AppName(), r.Hostname, r.Uninspectable, r.Risks.AppendNames(nil))
@@ -166,7 +174,7 @@ func TestTLSNearMisses(t *testing.T) {
 	msg := clientHelloMsg(chrome13("blocked.example"))
 	stream := tlsRecords(22, 0x0301, msg, 1<<14)
 	t.Run("truncated hello", func(t *testing.T) {
-		f := tlsClient(t, segments(stream[:len(stream)-10], 1))
+		f := tlsClient(t, cutSegments(stream[:len(stream)-10], 1))
 		if r := &f.Result; r.Hostname != "" || r.State.Final() && r.Master == ProtoTLS && r.Hostname != "" {
 			t.Fatalf("named %q from a truncated hello", r.Hostname)
 		}
@@ -181,7 +189,7 @@ func TestTLSNearMisses(t *testing.T) {
 	t.Run("not a hello", func(t *testing.T) {
 		bad := append([]byte(nil), stream...)
 		bad[5] = 20 // Finished
-		f := tlsClient(t, segments(bad, 1))
+		f := tlsClient(t, cutSegments(bad, 1))
 		if r := &f.Result; r.Master == ProtoTLS && !r.Guessed {
 			t.Fatalf("a stream starting with Finished was taken for TLS")
 		}
@@ -189,7 +197,7 @@ func TestTLSNearMisses(t *testing.T) {
 	t.Run("SSL 2 version byte", func(t *testing.T) {
 		bad := append([]byte(nil), stream...)
 		bad[1] = 2
-		f := tlsClient(t, segments(bad, 1))
+		f := tlsClient(t, cutSegments(bad, 1))
 		if r := &f.Result; r.Hostname != "" {
 			t.Fatalf("named %q", r.Hostname)
 		}
@@ -228,7 +236,7 @@ func TestTLSFragmentedAllocs(t *testing.T) {
 	add(ToServer, TCPSyn, nil)
 	add(ToClient, TCPSyn|TCPAck, nil)
 	add(ToServer, TCPAck, nil)
-	for _, p := range segments(stream, 1, 5, 3, 700) {
+	for _, p := range cutSegments(stream, 1, 5, 3, 700) {
 		add(ToServer, TCPPsh|TCPAck, p)
 	}
 	add(ToServer, TCPRst, nil)
@@ -310,7 +318,7 @@ func TestGoServerReadsFragmentedHello(t *testing.T) {
 			t.Fatalf("Go's server did not read the fragmented hello")
 		}
 		// The engine.
-		f := tlsClient(t, segments(stream, 3))
+		f := tlsClient(t, cutSegments(stream, 3))
 		if f.Result.Hostname != host || f.Result.Master != ProtoTLS {
 			t.Errorf("engine: %s %q", f.Result.AppName(), f.Result.Hostname)
 		}

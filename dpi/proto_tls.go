@@ -72,7 +72,7 @@ func dissectTLS(c *Ctx) Status {
 		b := c.Stream()
 		start, partial := tlsHandshakeStart(b)
 		if partial {
-			if c.Buffering() || c.Buffer() {
+			if c.Buffer() { // (keeps a buffer the engine started for the head)
 				c.Incomplete()
 				return Continue
 			}
@@ -92,8 +92,11 @@ func dissectTLS(c *Ctx) Status {
 		}
 		t.seen = true
 		t.chDir = c.Dir
-		if c.Buffering() {
-			d.buffered = true // the stream so far is buffered from its start
+		if c.Buffering() && c.Buffer() {
+			// The stream so far is buffered from its start (by this
+			// dissector, or by the engine for a head it gathered, which
+			// Buffer makes this dissector's).
+			d.buffered = true
 		}
 	}
 	if d.failed {
@@ -169,6 +172,9 @@ func tlsHandshakeStart(b []byte) (start, partial bool) {
 func (t *tlsState) lost(c *Ctx, d *tlsDir) {
 	if !t.clientHello && (c.Dir == t.chDir || !t.serverHello) {
 		c.Uninspectable()
+		if c.Flow.Result.Master == 0 {
+			c.Set(tlsMaster(c), 0) // the records say TLS, if not which server
+		}
 	}
 }
 

@@ -71,6 +71,7 @@ func (c *compiler) compile() *Set {
 		asns:   map[uint32][]owned{},
 		byID:   map[int64]int32{},
 	}
+	c.set.dropUninspectable = c.src.onUninspectable.s == "drop"
 	c.geoLocOff, c.geoASNOff = -1, -1
 	mask := c.opt.MarkMask
 	if mask == 0 {
