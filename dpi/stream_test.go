@@ -130,6 +130,16 @@ func TestStreamLimits(t *testing.T) {
 			d.TTL = 20
 			return append(c.Handshake(), c.Build(d), c.PureAt(tcpcraft.ToClient, 0, uint32(len(ch))))
 		}, want{uninspectable: true, risk: RiskObfuscatedTraffic}},
+		{"server data with another TTL than its SYN-ACK", Config{}, func(c *tcpcraft.Conn) [][]byte {
+			// A SYN proxy answered the SYN; the server's data has fewer
+			// hops left. It is read all the same (not flagged lost when
+			// the client acknowledges it; TLS is ruled out by the banner).
+			sa := c.Build(tcpcraft.Seg{Dir: tcpcraft.ToClient, Flags: tcpcraft.SYN | tcpcraft.ACK, Seq: c.ISN[1], Ack: c.ISN[0] + 1, Window: 65160, WScale: 7, TTL: 255})
+			banner := c.Data(tcpcraft.ToClient, 0, []byte("hello from the server\r\n"))
+			banner.TTL = 50
+			return [][]byte{c.Syn(nil), sa, c.Pure(tcpcraft.ToServer), c.Build(banner),
+				c.PureAt(tcpcraft.ToServer, 0, uint32(len(banner.Payload))), c.Build(c.Data(tcpcraft.ToServer, 0, ch))}
+		}, want{}},
 		{"TCP Fast Open data taken by the server", Config{}, func(c *tcpcraft.Conn) [][]byte {
 			syn := c.Syn(ch)
 			sa := c.Build(tcpcraft.Seg{Dir: tcpcraft.ToClient, Flags: tcpcraft.SYN | tcpcraft.ACK, Seq: c.ISN[1], Ack: c.ISN[0] + 1 + uint32(len(ch)), Window: 65160, WScale: 7})
