@@ -240,10 +240,12 @@ func (e *Engine) tcpSegment(f *Flow, p *Packet, dir Dir) bool {
 	if d.fin || s.closed {
 		return false // data after FIN or RST: no socket reads it
 	}
-	if d.syn && p.TTL < d.ttl {
-		// Fewer hops left than the SYN had on the same path: made to
-		// expire before the receiver (a TTL-limited decoy). If it does
-		// reach it, the receiver's ACK will tell (see learnSender).
+	if dir == ToServer && d.syn && p.TTL < d.ttl {
+		// Fewer hops left than the client's SYN had on the same path:
+		// made to expire before the server (a TTL-limited decoy). If it
+		// does reach it, the server's ACK will tell (see learnSender).
+		// Only the client's side: a server's SYN-ACK may come from
+		// another box (a SYN proxy, a load balancer) than its data.
 		e.stats.TCPRejected++
 		return false
 	}

@@ -130,6 +130,16 @@ func TestStreamLimits(t *testing.T) {
 			d.TTL = 20
 			return append(c.Handshake(), c.Build(d), c.PureAt(tcpcraft.ToClient, 0, uint32(len(ch))))
 		}, want{uninspectable: true, risk: RiskObfuscatedTraffic}},
+		{"server data with another TTL than its SYN-ACK", Config{}, func(c *tcpcraft.Conn) [][]byte {
+			// A SYN proxy answered the SYN; the server's data has fewer
+			// hops left. It is read all the same (not flagged lost when
+			// the client acknowledges it; TLS is ruled out by the banner).
+			sa := c.Build(tcpcraft.Seg{Dir: tcpcraft.ToClient, Flags: tcpcraft.SYN | tcpcraft.ACK, Seq: c.ISN[1], Ack: c.ISN[0] + 1, Window: 65160, WScale: 7, TTL: 255})
+			banner := c.Data(tcpcraft.ToClient, 0, []byte("hello from the server\r\n"))
+			banner.TTL = 50
+			return [][]byte{c.Syn(nil), sa, c.Pure(tcpcraft.ToServer), c.Build(banner),
+				c.PureAt(tcpcraft.ToServer, 0, uint32(len(banner.Payload))), c.Build(c.Data(tcpcraft.ToServer, 0, ch))}
+		}, want{}},
 		{"TCP Fast Open data taken by the server", Config{}, func(c *tcpcraft.Conn) [][]byte {
 			syn := c.Syn(ch)
 			sa := c.Build(tcpcraft.Seg{Dir: tcpcraft.ToClient, Flags: tcpcraft.SYN | tcpcraft.ACK, Seq: c.ISN[1], Ack: c.ISN[0] + 1 + uint32(len(ch)), Window: 65160, WScale: 7})
@@ -198,5 +208,45 @@ func TestChecksum(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStreamRST: a RST at exactly rcv_nxt closes the connection (data
+// after it is not inspected, and a new SYN on the same ports starts a new
+// flow); one elsewhere in the window is ignored (RFC 5961).
+func TestStreamRST(t *testing.T) {
+	ch := tcpcraft.ClientHello("blocked.example", 0)
+	for _, tc := range []struct {
+		name  string
+		off   uint32
+		flows int
+		host  string
+	}{
+		{"exact", 0, 2, ""},
+		{"in window", 100, 1, "blocked.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tcpcraft.New("10.0.0.2:40000", "192.0.2.7:443")
+			r := c.Data(tcpcraft.ToServer, tc.off, nil)
+			r.Flags = tcpcraft.RST | tcpcraft.ACK
+			pkts := append(c.Handshake(), c.Build(r), c.Build(c.Data(tcpcraft.ToServer, 0, ch)))
+			pkts = append(pkts, c.Syn(nil)) // a new connection attempt on the same ports
+			var res []Result
+			e := NewEngine(Config{OnEnd: func(f *Flow, _ EndReason) { res = append(res, f.Result) }})
+			var p Packet
+			now := int64(1_700_000_000e9)
+			for _, b := range pkts {
+				if err := p.DecodeIP(b); err != nil {
+					t.Fatal(err)
+				}
+				p.Checksum = ChecksumUnverified
+				now += 1e6
+				e.Process(&p, now)
+			}
+			e.Flush()
+			if len(res) != tc.flows || res[0].Hostname != tc.host {
+				t.Errorf("%d flows, first named %q; want %d, %q", len(res), res[0].Hostname, tc.flows, tc.host)
+			}
+		})
 	}
 }
