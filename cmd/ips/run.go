@@ -366,19 +366,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // runner is the running daemon's wiring.
 type runner struct {
-	cfg   *runConfig
-	k     checked
-	log   *slog.Logger
-	ev    *eventSink
-	tr    *flowTracker
-	brain brain
-	d     *nfq.Daemon
-	shape *shapingRun
-	ctl   net.Listener
-	http  *http.Server
-	stats runStats
-	info  runInfo
-	mu    sync.Mutex // one reload at a time
+	cfg *runConfig
+	// maxFlows is the flow bound in force (all queues), for the memory limit.
+	maxFlows int
+	k        checked
+	log      *slog.Logger
+	ev       *eventSink
+	tr       *flowTracker
+	brain    brain
+	d        *nfq.Daemon
+	shape    *shapingRun
+	ctl      net.Listener
+	http     *http.Server
+	stats    runStats
+	info     runInfo
+	mu       sync.Mutex // one reload at a time
 }
 
 // start runs the start order: events sink, pools and policy (the brain),
@@ -416,6 +418,10 @@ func (r *runner) start() error {
 		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
 	}
 	r.brain = b
+	r.maxFlows = maxFlows
+	if l := setMemoryLimit(maxFlows); l > 0 {
+		r.log.Info("go memory limit (soft)", "bytes", l, "for_flows", maxFlows, "override", "GOMEMLIMIT")
+	}
 	r.info.started = time.Now()
 	r.info.notePolicy(r.cfg.Policy)
 	for _, l := range b.GeoIP() {
@@ -527,6 +533,7 @@ func (r *runner) reload(out io.Writer) bool {
 	warns, err := r.brain.Reload(r.cfg.Policy)
 	if err == nil {
 		r.info.notePolicy(r.cfg.Policy)
+		setMemoryLimit(r.maxFlows) // the new policy may be larger or smaller
 	}
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
