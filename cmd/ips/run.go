@@ -459,6 +459,9 @@ func (r *runner) reload(out io.Writer) bool {
 	}
 	msg := fmt.Sprintf("policy %s loaded; %d decided flows changed, %d ct marks rewritten (%d by reply tuple), %d already gone",
 		r.cfg.Policy, res.Changed, res.Marks.Updated, res.Marks.ByReply, res.Marks.NotFound)
+	if res.Adopted > 0 {
+		msg += fmt.Sprintf("; %d flows decided before the restart kept their decision (not re-judged: their metadata died with the earlier run)", res.Adopted)
+	}
 	r.log.Info("reload", "result", msg)
 	say("ok", msg)
 	return true
