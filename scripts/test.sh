@@ -21,10 +21,10 @@ go test -count=1 -timeout 20m ./...
 
 # The packages whose code runs on several goroutines (queue workers,
 # reloads swapping the policy, ctnetlink, the control socket and event
-# sink), under the race detector. dpi runs single-threaded per worker (its
-# shared parts, the catalog pointer and the DNS cache, are driven from
-# several workers by policy's tests); e2e and benchmarks stay out: -race
-# is 5-10x slower. About a minute on 2 cores.
+# sink), under the race detector. dpi is left out: each engine belongs to
+# one worker and its tests start no goroutines, so -race would only slow
+# them; e2e and benchmarks stay out too (-race is 5-10x slower). About a
+# minute on 2 cores.
 echo "== go test -race (concurrent packages)"
 go test -race -count=1 -timeout 10m ./nfq ./policy ./cmd/ips ./pools ./verdict
 
