@@ -290,4 +290,3 @@ func BenchmarkWorkers(b *testing.B) {
 		})
 	}
 }
-
