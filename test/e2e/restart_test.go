@@ -188,11 +188,7 @@ func TestRestartAdopts(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			topo := harness.NewTopology(t)
 			pki := harness.NewPKI(t)
-			srvConf := &tls.Config{Certificates: []tls.Certificate{pki.Server}}
-			harness.Serve(topo.WAN.Listen(t, "tcp", ":8443"), func(c net.Conn) {
-				tc := tls.Server(c, srvConf)
-				io.Copy(tc, tc)
-			})
+			serveTLSEcho(t, topo, pki, ":8443")
 			wan := topo.WANAddr.String() + ":8443"
 			dir := t.TempDir()
 			pol := filepath.Join(dir, "policy.jsonl")
@@ -331,6 +327,16 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// serveTLSEcho runs a TLS echo server on the WAN host (the PKI's
+// certificate names allowed.example and blocked.example).
+func serveTLSEcho(t *testing.T, topo *harness.Topology, pki *harness.PKI, addr string) {
+	conf := &tls.Config{Certificates: []tls.Certificate{pki.Server}}
+	harness.Serve(topo.WAN.Listen(t, "tcp", addr), func(c net.Conn) {
+		tc := tls.Server(c, conf)
+		io.Copy(tc, tc)
+	})
 }
 
 // tlsHandshake opens a TLS connection with SNI host and closes it.
