@@ -104,3 +104,32 @@ func (d *Daemon) refreshAdopted() (int, error) {
 // Adopted is the number of conntrack entries decided by an earlier run
 // that were still alive at the last look (start or the last reload).
 func (d *Daemon) Adopted() int { return int(d.adopted.live.Load()) }
+
+// checkTableNotLive refuses to replace a table that another process still
+// serves: one whose queue rule sends to a queue bound by a listener that
+// is not one of ours (another ips in this network namespace, started with
+// another --queue-base and --control). A table nobody serves is stale and
+// replaced.
+func (d *Daemon) checkTableNotLive() error {
+	exists, err := tableExists(d.nft)
+	if err != nil || !exists {
+		return err
+	}
+	base, total, ok := d.tab.existingQueues()
+	if !ok || d.proc == nil {
+		return nil
+	}
+	buf := make([]byte, 64<<10)
+	n, _ := d.proc.ReadAt(buf, 0)
+	ours := func(q uint16) bool {
+		return q >= d.cfg.QueueBase && int(q) < int(d.cfg.QueueBase)+d.cfg.Queues
+	}
+	for _, p := range parseProcQueues(buf[:n], nil) {
+		if p.Queue >= base && int(p.Queue) < int(base)+int(total) && !ours(p.Queue) && p.PortID != 0 {
+			return fmt.Errorf("nftables table inet %s is in use: its queue rule sends to queues %d-%d and queue %d is bound by netlink port %d "+
+				"(another ips running in this network namespace?); stop it first, or remove the table with ips doctor --cleanup if nothing should serve it",
+				TableName, base, int(base)+int(total)-1, p.Queue, p.PortID)
+		}
+	}
+	return nil
+}

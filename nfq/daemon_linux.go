@@ -200,6 +200,9 @@ func Start(cfg Config) (*Daemon, error) {
 
 	d.tab = newTable(d.nft, rulesetSpec{layout: cfg.Layout, fail: cfg.Fail, queueBase: cfg.QueueBase,
 		queues: uint16(cfg.Queues), impl: d.caps.Queue, lan: lan, wan: wan, physdev: d.caps.Physdev, classID: cfg.ClassID, classes: cfg.ShapeClasses})
+	if err := d.checkTableNotLive(); err != nil {
+		return nil, err
+	}
 	replaced, err := d.tab.install()
 	if err != nil {
 		return nil, err

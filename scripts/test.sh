@@ -28,6 +28,11 @@ go test -count=1 -timeout 20m ./...
 echo "== go test -race (concurrent packages)"
 go test -race -count=1 -timeout 10m ./nfq ./policy ./cmd/ips ./pools ./verdict
 
+# Alone, so that its two workers have the machine's cores (inside
+# "go test ./..." other packages run beside it): prints the scaling ratio.
+echo "== two workers against one (test/scale)"
+go test -count=1 -run TestWorkersScale -v ./test/scale
+
 echo "== fuzz (${FUZZTIME:-3s} per target)"
 ./scripts/fuzz.sh "${FUZZTIME:-3s}"
 echo "== all tests passed"

@@ -81,7 +81,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 		c.WAN = splitList(s)
 		return nil
 	})
-	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel's flow hash keeps each flow on one queue")
+	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel hashes addresses and IP protocol (not ports) to pick the queue, so each flow, and every flow of one host pair, stays on one queue")
 	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
 	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
 	fs.StringVar(&c.Fail, "fail", "open", "fail mode `open|closed`: what happens to undecided traffic when ips is down, overloaded or fails")

@@ -349,3 +349,49 @@ func tlsHandshake(ns harness.NS, local netip.Addr, addr, host string, pki *harne
 	raw.SetDeadline(time.Now().Add(timeout))
 	return tls.Client(raw, &tls.Config{RootCAs: pki.Roots, ServerName: host}).Handshake()
 }
+
+// TestLiveTableNotReplaced: a table that another ips still serves is not
+// taken for one a crash left: a second daemon in the same network
+// namespace (another --control and --queue-base) refuses to start, and
+// the first keeps deciding.
+func TestLiveTableNotReplaced(t *testing.T) {
+	topo := harness.NewTopology(t)
+	harness.Serve(topo.WAN.Listen(t, "tcp", ":8080"), harness.Echo)
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.jsonl")
+	if err := harness.PoolPolicy(pol, "pass", map[netip.Addr]string{topo.LAN4(1): "drop"}); err != nil {
+		t.Fatal(err)
+	}
+	d := topo.StartDaemon(t, dir, "--policy", pol)
+	wan := topo.WANAddr.String() + ":8080"
+
+	cmd := topo.Bridge.Cmd(harness.Binary(t), "run", "--lan", topo.LANPort, "--wan", topo.WANPort, "--policy", pol,
+		"--control", filepath.Join(dir, "second.sock"), "--queue-base", "10", "--queues", "2")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(out.String(), "is in use") {
+			t.Errorf("second daemon: %v, want a refusal naming the table in use:\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("second daemon started over a live table:\n%s", out.String())
+	}
+	before := d.Stats(t).QueuedPackets()
+	if err := harness.EchoOnce(topo.LAN, topo.LAN4(0), wan, 2*time.Second); err != nil {
+		t.Errorf("first daemon after the refused start: %v", err)
+	}
+	if err := harness.EchoOnce(topo.LAN, topo.LAN4(1), wan, 500*time.Millisecond); err == nil {
+		t.Error("first daemon's drop no longer applies after the refused start")
+	}
+	if after := d.Stats(t).QueuedPackets(); after <= before {
+		t.Errorf("first daemon no longer receives packets (%d, then %d)", before, after)
+	}
+}
