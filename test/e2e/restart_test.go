@@ -35,6 +35,12 @@ type tlsPinger struct {
 }
 
 func startTLSPinger(t *testing.T, ns harness.NS, local netip.Addr, addr, host string, roots *harness.PKI, every time.Duration) *tlsPinger {
+	return startTLSPingerWait(t, ns, local, addr, host, roots, every, 2*time.Second)
+}
+
+// startTLSPingerWait is startTLSPinger waiting up to wait for each echo
+// before calling the connection broken.
+func startTLSPingerWait(t *testing.T, ns harness.NS, local netip.Addr, addr, host string, roots *harness.PKI, every, wait time.Duration) *tlsPinger {
 	t.Helper()
 	raw, err := ns.Dial("tcp", local, addr, 3*time.Second)
 	if err != nil {
@@ -57,7 +63,7 @@ func startTLSPinger(t *testing.T, ns harness.NS, local netip.Addr, addr, host st
 				return
 			case <-time.After(every):
 			}
-			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.SetDeadline(time.Now().Add(wait))
 			_, err := c.Write(b)
 			if err == nil {
 				_, err = io.ReadFull(c, b)

@@ -94,8 +94,8 @@ func (c *tally) add(kind string, blocked bool, err error) {
 // IPS_SOAK) with a reload every 3 s, and asserts: every allowed attempt
 // works and every blocked one fails (TLS and QUIC with an allowed and a
 // blocked name, DNS, a BitTorrent handshake, 8 MB bulk downloads); two
-// long-lived connections (TLS and plain TCP) never stall for more than a
-// second, through every reload; each reload changes no decision (the
+// long-lived connections (TLS and plain TCP) never break nor stall for
+// more than 3 s, through every reload; each reload changes no decision (the
 // policy's meaning stays, its text changes); and the daemon's goroutines,
 // open file descriptors and heap (its goal after each collection) stay
 // flat once the flow tables are full (soakWarmup) to the end.
@@ -128,7 +128,10 @@ func TestSoak(t *testing.T) {
 	const metricsAddr = "127.0.0.1:9420"
 	d := topo.StartDaemon(t, dir, "--policy", pol, "--metrics", metricsAddr)
 	wanTLS := topo.WANAddr.String() + ":8443"
-	long := startTLSPinger(t, topo.LAN, topo.LAN4(0), wanTLS, "allowed.example", pki, 100*time.Millisecond)
+	// Echo waits of 20 s: a loaded machine may stall a process for
+	// seconds, which the gap check below reports; a broken connection
+	// is a lost flow.
+	long := startTLSPingerWait(t, topo.LAN, topo.LAN4(0), wanTLS, "allowed.example", pki, 100*time.Millisecond, 20*time.Second)
 	plain, err := harness.StartPinger(topo.LAN, topo.LAN4(1), topo.WANAddr.String()+":8080", 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -150,13 +153,13 @@ func TestSoak(t *testing.T) {
 	}
 	lan := topo.LAN4(2)
 	loop(func() { // allowed
-		body, err := apps.HTTPSGet(topo.LAN, lan, "allowed.example", 5*time.Second)
+		body, err := apps.HTTPSGet(topo.LAN, lan, "allowed.example", 10*time.Second)
 		if err == nil && body != "hello allowed.example" {
 			err = fmt.Errorf("body %q", body)
 		}
 		c.add("tls allowed", false, err)
-		c.add("quic allowed", false, apps.QUICEcho(topo.LAN, lan, "allowed.example", 5*time.Second))
-		addrs, err := apps.Resolve(topo.LAN, lan, "allowed.example", 5*time.Second)
+		c.add("quic allowed", false, apps.QUICEcho(topo.LAN, lan, "allowed.example", 10*time.Second))
+		addrs, err := apps.Resolve(topo.LAN, lan, "allowed.example", 10*time.Second)
 		if err == nil && (len(addrs) != 1 || addrs[0] != topo.WANAddr) {
 			err = fmt.Errorf("answer %v", addrs)
 		}
@@ -262,7 +265,7 @@ func TestSoak(t *testing.T) {
 	if _, _, err := long.state(); err != nil {
 		t.Errorf("the long-lived TLS connection broke: %v", err)
 	}
-	if maxGap > time.Second {
+	if maxGap > 3*time.Second {
 		t.Errorf("a long-lived connection stalled for %v", maxGap)
 	}
 
