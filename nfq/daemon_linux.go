@@ -317,6 +317,10 @@ func (d *Daemon) Revise() (ReviseResult, error) {
 		}
 		for _, c := range changes {
 			ups = append(ups, MarkUpdate{Tuple: c.Tuple, Mark: d.cfg.Layout.Value(c.Decision), Mask: mask})
+			if len(ups) <= 20 {
+				d.log.Debug("reload changed a decided flow", "queue", q.num, "flow", c.Tuple.String(),
+					"final", c.Decision.Final, "now", c.Decision.Explain())
+			}
 		}
 	}
 	res.Changed = len(ups)

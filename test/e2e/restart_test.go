@@ -240,7 +240,7 @@ func TestRestartAdopts(t *testing.T) {
 			if !strings.Contains(d.Log(), "replaced the nftables table inet ips left by an earlier run") {
 				t.Errorf("restart did not replace the stale table:\n%s", d.Log())
 			}
-			if !strings.Contains(d.Log(), "adopted the flows an earlier run decided") {
+			if !strings.Contains(d.Log(), "adopted the flows an earlier run decided") || !strings.Contains(d.Log(), `entries=2 by_action="pass 1, drop 1"`) {
 				t.Errorf("restart did not adopt the decided flows:\n%s", d.Log())
 			}
 
@@ -282,7 +282,7 @@ func TestRestartAdopts(t *testing.T) {
 			writePol("blocked.example", "allowed.example")
 			out, ok := d.Reload(t)
 			reloaded := time.Now()
-			if !ok || !strings.Contains(out, "flows decided before the restart kept their decision") {
+			if !ok || !strings.Contains(out, "; 2 flows decided before the restart kept their decision") {
 				t.Errorf("reload after restart: ok=%v\n%s", ok, out)
 			}
 			t.Logf("reload: %s", strings.TrimSpace(out))

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -126,7 +127,8 @@ func TestSoak(t *testing.T) {
 	}
 	writePol(0)
 	const metricsAddr = "127.0.0.1:9420"
-	d := topo.StartDaemon(t, dir, "--policy", pol, "--metrics", metricsAddr)
+	events := filepath.Join(dir, "events.ndjson")
+	d := topo.StartDaemon(t, dir, "--policy", pol, "--metrics", metricsAddr, "--events", events)
 	wanTLS := topo.WANAddr.String() + ":8443"
 	// Echo waits of 20 s: a loaded machine may stall a process for
 	// seconds, which the gap check below reports; a broken connection
@@ -288,6 +290,13 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("%v: %d attempts, %d reloads, longest gap of the long-lived connections %v", dur.Round(time.Second), total, reloads, maxGap.Round(time.Millisecond))
 
+	// No flow ended with another verdict than the one it was decided
+	// with: a reload that changed one would show here, with the flow.
+	if err := d.Stop(); err != nil {
+		t.Error(err)
+	}
+	checkVerdictsKept(t, events)
+
 	// Flat: the baseline is the largest value of the first third after
 	// the warm-up, the end the largest of the last third.
 	var base, last sample
@@ -336,5 +345,63 @@ func httpBulk(n int) func(net.Conn) {
 				return
 			}
 		}
+	}
+}
+
+// checkVerdictsKept reads the events file and reports flows whose "ended"
+// verdict differs from their "decided" one.
+func checkVerdictsKept(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type key struct {
+		proto        int
+		src, dst     string
+		sport, dport int
+	}
+	decided := map[key]string{}
+	lines := map[key]string{}
+	n, changed := 0, 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			Event   string `json:"event"`
+			Proto   int    `json:"protocol"`
+			Src     string `json:"src_ip"`
+			Dst     string `json:"dst_ip"`
+			SPort   int    `json:"src_port"`
+			DPort   int    `json:"dst_port"`
+			Verdict string `json:"verdict"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		k := key{ev.Proto, ev.Src, ev.Dst, ev.SPort, ev.DPort}
+		switch ev.Event {
+		case "decided":
+			decided[k] = ev.Verdict
+			lines[k] = sc.Text()
+		case "ended":
+			v, ok := decided[k]
+			delete(decided, k)
+			if !ok {
+				continue
+			}
+			n++
+			if v != ev.Verdict {
+				changed++
+				if changed <= 3 {
+					t.Errorf("flow decided %s ended %s:\n  %s\n  %s", v, ev.Verdict, lines[k], sc.Text())
+				}
+			}
+		}
+	}
+	t.Logf("%d flows decided and ended, %d with another verdict at the end", n, changed)
+	if n == 0 {
+		t.Error("no decided and ended flow in the events")
 	}
 }
