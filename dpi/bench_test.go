@@ -125,3 +125,44 @@ func TestFlowMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(e)
 }
+
+// TestFlowMemoryFlood is TestFlowMemory in the state a flood leaves flows
+// in: UDP flows of one packet each, with a payload no dissector
+// recognises, so every flow stays inspecting and keeps its scratch (the
+// dissectors' per-flow state). This is the figure flow-table bounds are
+// sized by.
+func TestFlowMemoryFlood(t *testing.T) {
+	const flows = 100_000
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	e := dpi.NewEngine(dpi.Config{MaxFlows: flows, Catalog: dpi.NewCatalogBuilder(true).Build()})
+	var p dpi.Packet
+	// IPv4 UDP 10.x.y.z:10000 → 192.0.2.1:9999, 64 bytes of payload
+	// (what test/tools/udpload sends: a timestamp, then zeros).
+	b := make([]byte, 28+64)
+	copy(b, []byte{0x45, 0, 0, 92, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 0, 192, 0, 2, 1, 0x27, 0x10, 0x27, 0x0f, 0, 72, 0, 0})
+	for i := 28; i < 36; i++ {
+		b[i] = byte(i * 37)
+	}
+	for i := range flows {
+		b[13], b[14], b[15] = byte(i>>16), byte(i>>8), byte(i)
+		if err := p.DecodeIP(b); err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := e.Process(&p, int64(i)); f.Result.State != dpi.Inspecting {
+			t.Fatalf("flow %d is %v, want inspecting", i, f.Result.State)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if st := e.Stats(); st.Active != flows || st.ScratchesAllocated != flows {
+		t.Fatalf("%d flows, %d scratches, want %d each", st.Active, st.ScratchesAllocated, flows)
+	}
+	per := float64(after.HeapAlloc-before.HeapAlloc) / flows
+	t.Logf("%.0f bytes of heap per flow in the flood state (inspecting, with scratch)", per)
+	if per > 1024 {
+		t.Errorf("a flow in the flood state costs %.0f bytes, want ≤ 1024", per)
+	}
+	runtime.KeepAlive(e)
+}

@@ -13,8 +13,10 @@ import (
 
 // Config tunes an engine. Zero values take the defaults.
 type Config struct {
-	// MaxFlows bounds the flow table; the oldest idle flow is evicted to
-	// make room. Default 262144.
+	// MaxFlows bounds the flow table (at most MaxTableFlows). When it is
+	// full a flow is evicted to make room: an undecided flow idle for a
+	// second or more, else the least recently seen decided flow, else the
+	// least recently seen one. Default 262144.
 	MaxFlows int
 	// IdleTimeout ends a flow not seen for this long (capture time).
 	// Default 30 s.
@@ -29,6 +31,10 @@ type Config struct {
 	StreamBytes int
 	// MaxStreams bounds the reassembly buffers alive at once. Default 4096.
 	MaxStreams int
+	// DNSPending bounds the flows holding recorded DNS queries (64 bytes
+	// each) at once; beyond it a query is not recorded and its answer
+	// teaches nothing. Default DefaultDNSPending.
+	DNSPending int
 	// Catalog maps hosts and addresses to applications. Default: the
 	// embedded catalog.
 	Catalog *Catalog
@@ -71,6 +77,13 @@ type Stats struct {
 	StreamsExhausted   uint64
 	ScratchesAllocated int
 	StreamsAllocated   int
+
+	// DNSPendingExhausted counts DNS queries not recorded (Config.DNSPending
+	// reached), whose answers then teach the name cache nothing.
+	DNSPendingExhausted uint64
+	// ProbeEvictions counts flows evicted because a new key's probe window
+	// in the table index was full (0 but for astronomically unlucky keys).
+	ProbeEvictions uint64
 }
 
 // Engine classifies packets into flows.
@@ -86,6 +99,9 @@ type Engine struct {
 	metaFree    []*Meta
 	streamFree  [][]byte
 	streamsOut  int
+	dnsPool     []dnsPending // Config.DNSPending at most
+	dnsFree     []uint16     // free dnsPool entries (index+1)
+	dnsOut      int
 
 	stats Stats
 	ctx   Ctx
@@ -125,6 +141,9 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 4096
 	}
+	if cfg.DNSPending <= 0 {
+		cfg.DNSPending = DefaultDNSPending
+	}
 	if cfg.DNSCache == nil {
 		cfg.DNSCache = NewDNSCache(1 << 16)
 	}
@@ -163,7 +182,7 @@ func (e *Engine) remember(f *Flow) {
 		return
 	}
 	r.Meta = nil
-	e.recent[f.key.hash()%recentSlots] = recentResult{key: f.key, used: true, clientLo: f.clientLo, ended: f.LastSeen, r: r}
+	e.recent[e.t.hash(&f.key)%recentSlots] = recentResult{key: f.key, used: true, clientLo: f.clientLo, ended: f.LastSeen, r: r}
 }
 
 // resume restores the result of a flow that ended idle when the same
@@ -173,7 +192,7 @@ func (e *Engine) resume(f *Flow, p *Packet, now int64) bool {
 	if p.Proto == IPProtoTCP && p.TCPFlags&TCPSyn != 0 {
 		return false
 	}
-	rr := &e.recent[f.key.hash()%recentSlots]
+	rr := &e.recent[e.t.hash(&f.key)%recentSlots]
 	if !rr.used || rr.key != f.key {
 		return false
 	}
@@ -205,6 +224,7 @@ func (e *Engine) Stats() Stats {
 	s.Active = e.t.count
 	s.ScratchesAllocated = e.scratches
 	s.StreamsAllocated = e.streamsOut + len(e.streamFree)
+	s.ProbeEvictions = e.t.probeEvictions
 	return s
 }
 
@@ -224,7 +244,7 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 	e.expire(now, 2)
 
 	k, srcLo := makeKey(p)
-	h := k.hash()
+	h := e.t.hash(&k)
 	f := e.t.lookup(&k, h)
 	if f != nil && p.Proto == IPProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn &&
 		(f.flags&(flowRst|flowFinClient|flowFinServer) != 0 ||
@@ -236,13 +256,7 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 		f = nil
 	}
 	if f == nil {
-		if e.t.full() {
-			if old := e.t.oldest(); old != nil {
-				e.stats.Evicted++
-				e.end(old, EndEvicted)
-			}
-		}
-		f = e.t.insert(&k, h)
+		f = e.newFlow(&k, h, now)
 		e.start(f, p, srcLo, now)
 	} else {
 		e.t.touch(f)
@@ -274,7 +288,35 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 	if !f.Result.State.Final() {
 		e.inspect(f, p, dir)
 	}
+	e.t.settle(f)
 	return f, dir
+}
+
+// evictIdle is how long an undecided flow must have been silent to be
+// evicted before decided flows when the table is full (see table.victim):
+// longer than a handshake's round trip on slow paths, shorter than the
+// time a flood of new flows takes to fill any table worth having.
+const evictIdle = int64(time.Second)
+
+// newFlow makes room for a new flow when the table is full (or the key's
+// probe window is) and inserts it.
+func (e *Engine) newFlow(k *FlowKey, h uint64, now int64) *Flow {
+	if e.t.full() {
+		if old := e.t.victim(now, evictIdle); old != nil {
+			e.stats.Evicted++
+			e.end(old, EndEvicted)
+		}
+	}
+	for {
+		if f := e.t.insert(k, h); f != nil {
+			return f
+		}
+		// No free index position within maxProbe of the key's home: evict
+		// a flow of that window. Each round removes a flow, so this ends;
+		// with a keyed hash one round is all it ever takes.
+		e.stats.Evicted++
+		e.end(e.t.victimIn(h, now, evictIdle), EndEvicted)
+	}
 }
 
 func (e *Engine) start(f *Flow, p *Packet, srcLo bool, now int64) {
@@ -325,6 +367,7 @@ func (e *Engine) freeScratch(f *Flow) {
 	e.releaseStream(&s.tcp[0])
 	e.releaseStream(&s.tcp[1])
 	e.quicRelease(s)
+	e.dnsRelease(s)
 	s.reset()
 	e.scratchFree = append(e.scratchFree, s)
 }

@@ -109,15 +109,15 @@ func TestTableManyInsertRemove(t *testing.T) {
 		k.loPort, k.hiPort, k.proto = uint16(i), uint16(i*7), 17
 		k.loAddr[3] = byte(i)
 		keys = append(keys, k)
-		tb.insert(&k, k.hash())
+		tb.insert(&k, tb.hash(&k))
 	}
 	for i, k := range keys {
 		if i%3 == 0 {
-			tb.remove(tb.lookup(&k, k.hash()))
+			tb.remove(tb.lookup(&k, tb.hash(&k)))
 		}
 	}
 	for i, k := range keys {
-		f := tb.lookup(&k, k.hash())
+		f := tb.lookup(&k, tb.hash(&k))
 		if (f == nil) != (i%3 == 0) {
 			t.Fatalf("key %d: found=%v", i, f != nil)
 		}

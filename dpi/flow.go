@@ -200,20 +200,6 @@ func compare16(a, b *[16]byte) int {
 	return 0
 }
 
-func (k *FlowKey) hash() uint64 {
-	const m = 0x9e3779b97f4a7c15
-	h := uint64(k.proto)<<48 ^ uint64(k.vlan)<<32 ^ uint64(k.loPort)<<16 ^ uint64(k.hiPort)
-	for _, w := range [4]uint64{
-		binary.LittleEndian.Uint64(k.loAddr[:8]), binary.LittleEndian.Uint64(k.loAddr[8:]),
-		binary.LittleEndian.Uint64(k.hiAddr[:8]), binary.LittleEndian.Uint64(k.hiAddr[8:]),
-	} {
-		h = (h ^ w) * m
-		h ^= h >> 29
-	}
-	h *= m
-	return h ^ h>>32
-}
-
 func addrOf(b *[16]byte, v6 bool) netip.Addr {
 	a := netip.AddrFrom16(*b)
 	if !v6 {
@@ -257,6 +243,7 @@ const (
 	flowRst
 	flowContinued // picked up mid-stream (no SYN seen)
 	flowEnded
+	flowListFinal // on the table's list of decided flows
 )
 
 // Slot is the flow's index in its table: stable for the flow's lifetime

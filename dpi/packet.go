@@ -101,7 +101,20 @@ type Packet struct {
 	// SrcMAC is the Ethernet source, when the link has one.
 	SrcMAC, DstMAC [6]byte
 	HasMAC         bool
+	// Ingress is the side of the gateway the packet came in from, when
+	// the caller knows it (the daemon does, from the bridge port; a
+	// capture does not). Decode leaves it unknown.
+	Ingress Ingress
 }
+
+// Ingress is a side of the gateway.
+type Ingress uint8
+
+const (
+	IngressUnknown Ingress = iota
+	IngressInside          // from the LAN
+	IngressOutside         // from the WAN
+)
 
 // Decode errors. A packet that fails to decode is counted, not fatal.
 var (

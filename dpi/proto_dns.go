@@ -2,6 +2,7 @@ package dpi
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"net/netip"
 
@@ -20,6 +21,175 @@ type dnsState struct {
 	// ednsQuery is the UDP payload size the query advertised (RFC 6891):
 	// answers up to it are not oversized.
 	ednsQuery uint16
+	counted   uint8 // the packet (DPIPackets, low byte) waited counted last
+	// tcpOff is, per direction, where the next length-prefixed message
+	// starts in the buffered TCP stream (buffers beyond 64 KiB are read
+	// up to there).
+	tcpOff [2]uint16
+	// pend is the index+1 in the engine's bounded pool of the queries the
+	// client sent that await an answer (0: none recorded). An index, not
+	// a pointer: the scratch of every flow carries this field, and a
+	// pointer-sized one would push it into the next allocation size class.
+	pend uint16
+}
+
+// DNS answers teach the engine's cache which name an address belongs to,
+// and that name then describes other flows (and decides them, when a
+// policy matches hostnames). So an answer is believed only when it
+// answers a query this flow's client sent: the same transaction id and
+// question (name, case-insensitively, type and class), coming back from
+// the server the query went to (the flow's other end, and when the
+// caller knows the sides, entering from the other side of the gateway),
+// within dnsAnswerWindow. A forged answer sent from the LAN, an answer
+// nobody asked for and one that arrives too late name nothing. Each
+// answer is believed once.
+const (
+	// dnsPendingPerFlow is the queries a flow may have awaiting answers
+	// at once (a stub resolver asks A and AAAA together; pipelining over
+	// TCP, RFC 7766 §6.2.1.1, may ask more); a further query replaces the
+	// oldest.
+	dnsPendingPerFlow = 4
+	// dnsAnswerWindow is how long after its query an answer is believed
+	// (stub resolvers give up after 5 s and retry with the same id).
+	dnsAnswerWindow = 10_000 // milliseconds
+	// DefaultDNSPending is the default Config.DNSPending (at most 65535).
+	DefaultDNSPending = 16384
+)
+
+// dnsQuery is one recorded query (16 bytes).
+type dnsQuery struct {
+	name              uint32 // keyed hash of the lower-cased question name
+	sent              uint32 // milliseconds, wrapping
+	id, qtype, qclass uint16
+	ingress           Ingress
+	used              bool
+}
+
+// dnsPending is the recorded queries of one flow (64 bytes), pooled by
+// the engine: only flows that sent a unicast DNS query hold one.
+type dnsPending struct {
+	q [dnsPendingPerFlow]dnsQuery
+}
+
+// dnsPendingOf is the flow's recorded queries, or nil.
+func (e *Engine) dnsPendingOf(s *dnsState) *dnsPending {
+	if s.pend == 0 {
+		return nil
+	}
+	return &e.dnsPool[s.pend-1]
+}
+
+func (e *Engine) dnsAcquire(s *dnsState) *dnsPending {
+	if s.pend != 0 {
+		return e.dnsPendingOf(s)
+	}
+	if n := len(e.dnsFree); n > 0 {
+		s.pend = e.dnsFree[n-1]
+		e.dnsFree = e.dnsFree[:n-1]
+	} else if len(e.dnsPool) < min(e.cfg.DNSPending, 0xffff) {
+		e.dnsPool = append(e.dnsPool, dnsPending{})
+		s.pend = uint16(len(e.dnsPool))
+	} else {
+		e.stats.DNSPendingExhausted++
+		return nil
+	}
+	e.dnsOut++
+	return e.dnsPendingOf(s)
+}
+
+// dnsRelease returns a flow's recorded queries to the pool.
+func (e *Engine) dnsRelease(s *scratch) {
+	if p := e.dnsPendingOf(&s.dns); p != nil {
+		*p = dnsPending{}
+		e.dnsFree = append(e.dnsFree, s.dns.pend)
+		e.dnsOut--
+		s.dns.pend = 0
+	}
+}
+
+// dnsQuestion is the keyed hash of m's question name, lower-cased.
+func (e *Engine) dnsQuestion(m *dnsmsg.Message) uint32 {
+	var buf [dnsmsg.MaxName]byte
+	b := buf[:copy(buf[:], m.Name.Bytes())]
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	return uint32(maphash.Bytes(e.t.seed, b))
+}
+
+func nowMillis(c *Ctx) uint32 { return uint32(c.Flow.LastSeen / 1e6) }
+
+// dnsRecord remembers a query the client sent.
+func dnsRecord(c *Ctx, s *dnsState, m *dnsmsg.Message) {
+	if c.Dir != ToServer || !m.HasQuestion {
+		return
+	}
+	p := c.e.dnsAcquire(s)
+	if p == nil {
+		return
+	}
+	q := dnsQuery{name: c.e.dnsQuestion(m), sent: nowMillis(c), id: m.ID, qtype: m.QType, qclass: m.QClass,
+		ingress: c.Pkt.Ingress, used: true}
+	slot, oldest := -1, 0
+	for i := range p.q {
+		e := &p.q[i]
+		switch {
+		case e.used && e.id == q.id && e.name == q.name && e.qtype == q.qtype && e.qclass == q.qclass:
+			slot = i // a retransmission: the window starts again
+		case !e.used && slot < 0:
+			slot = i
+		}
+		if nowMillis(c)-e.sent > nowMillis(c)-p.q[oldest].sent {
+			oldest = i
+		}
+	}
+	if slot < 0 {
+		slot = oldest
+	}
+	p.q[slot] = q
+}
+
+// dnsAnswers reports whether the response m answers a recorded query
+// (and uses that query up).
+func dnsAnswers(c *Ctx, s *dnsState, m *dnsmsg.Message) bool {
+	p := c.e.dnsPendingOf(s)
+	if p == nil || c.Dir != ToClient || !m.HasQuestion {
+		return false
+	}
+	name := c.e.dnsQuestion(m)
+	now := nowMillis(c)
+	for i := range p.q {
+		q := &p.q[i]
+		if !q.used || q.id != m.ID || q.name != name || q.qtype != m.QType || q.qclass != m.QClass {
+			continue
+		}
+		if now-q.sent > dnsAnswerWindow {
+			q.used = false
+			return false
+		}
+		if q.ingress != IngressUnknown && q.ingress == c.Pkt.Ingress {
+			return false // came in from the side the query came from
+		}
+		q.used = false
+		return true
+	}
+	return false
+}
+
+// dnsAwaiting reports whether recorded queries still await answers.
+func dnsAwaiting(c *Ctx, s *dnsState) bool {
+	p := c.e.dnsPendingOf(s)
+	if p == nil {
+		return false
+	}
+	for i := range p.q {
+		if p.q[i].used {
+			return true
+		}
+	}
+	return false
 }
 
 // Standard ports (RFC 1035 §4.2, RFC 6762 §5, RFC 4795 §2.5). As nDPI
@@ -57,10 +227,11 @@ func dnsProto(client, server uint16) ProtoID {
 }
 
 // dissectDNS reads DNS over UDP and TCP (RFC 1035 §4.2.2: each message
-// after a two-byte length), mDNS and LLMNR. It classifies on the query
-// (the query name names the application through the catalog) and, for
-// unicast DNS, waits for the answer to record its code and addresses and
-// to teach the engine which names the addresses belong to.
+// after a two-byte length, several per connection), mDNS and LLMNR. It
+// classifies on the query (the query name names the application through
+// the catalog) and, for unicast DNS, waits for the answer to record its
+// code and addresses and, when it answers the client's query, to teach
+// the engine which names the addresses belong to.
 func dissectDNS(c *Ctx) Status {
 	s := &c.s.dns
 	proto := s.proto
@@ -69,10 +240,20 @@ func dissectDNS(c *Ctx) Status {
 			return Exclude
 		}
 	}
-	msg, st := dnsMessage(c, s)
-	if msg == nil {
-		return st
+	if c.L4() == IPProtoTCP {
+		return dnsTCP(c, s, proto)
 	}
+	if len(c.Payload) < dnsmsg.HeaderLen {
+		if s.proto == 0 {
+			return Exclude
+		}
+		return dnsStatus(c, s)
+	}
+	return dnsHandle(c, s, proto, c.Payload)
+}
+
+// dnsHandle reads one message.
+func dnsHandle(c *Ctx, s *dnsState, proto ProtoID, msg []byte) Status {
 	var m dnsmsg.Message
 	if err := m.Parse(msg); err != nil {
 		if s.proto == 0 {
@@ -90,6 +271,9 @@ func dissectDNS(c *Ctx) Status {
 		c.Set(proto, 0)
 	}
 	if !m.Response() {
+		if s.proto == ProtoDNS {
+			dnsRecord(c, s, &m)
+		}
 		if s.queried || !first && s.proto != ProtoDNS {
 			if s.queried && m.ID != s.qid {
 				s.multi = true
@@ -108,9 +292,18 @@ func dissectDNS(c *Ctx) Status {
 		}
 		return dnsStatus(c, s)
 	}
+	answers := dnsAnswers(c, s, &m)
+	if !answers && dnsAwaiting(c, s) {
+		// Not the answer to what the client asked (another id or
+		// question, from the client's side, too late): it describes
+		// nothing, and the real answer may still come.
+		return dnsStatus(c, s)
+	}
 	// A response: the query's, or the first message seen. When the client
 	// asked several questions, the one answered names the flow, as the
-	// transaction the record shows.
+	// transaction the record shows. An answer nobody was seen asking for
+	// (a capture that starts late, a forgery) still describes its own
+	// flow, as nDPI shows it, but teaches the cache nothing.
 	dnsName(c, s, &m, c.Flow.Result.Hostname == "" || s.multi)
 	dnsRisks(c, s, &m)
 	meta := c.Meta()
@@ -128,7 +321,7 @@ func dissectDNS(c *Ctx) Status {
 		len(msg) > int(max(s.ednsQuery, m.EDNSSize)) {
 		c.AddRisk(RiskDNSLargePacket)
 	}
-	if s.proto != ProtoMDNS && m.RCode() == 0 && m.NumAddrs > 0 && m.HasQuestion {
+	if answers && s.proto != ProtoMDNS && m.RCode() == 0 && m.NumAddrs > 0 && m.HasQuestion {
 		if name := dnsLearnName(c, &m); name != "" {
 			for _, a := range m.Addrs[:m.NumAddrs] {
 				c.LearnDNS(a, name)
@@ -140,53 +333,85 @@ func dissectDNS(c *Ctx) Status {
 		// second query on the same socket may follow, as nDPI waits for.
 		return dnsStatus(c, s)
 	}
+	if c.L4() == IPProtoTCP && dnsAwaiting(c, s) {
+		return dnsStatus(c, s) // pipelined queries still to be answered
+	}
 	return Done
 }
 
-// dnsMessage returns the message in this packet, reassembling a TCP
-// message split over segments; without a message it returns the status
-// to report.
-func dnsMessage(c *Ctx, s *dnsState) ([]byte, Status) {
-	if c.L4() != IPProtoTCP {
-		if len(c.Payload) < dnsmsg.HeaderLen {
-			if s.proto == 0 {
-				return nil, Exclude
-			}
-			return nil, dnsStatus(c, s)
-		}
-		return c.Payload, Continue
+// dnsTCP reads the messages of this direction's stream: each after its
+// two-byte length, several per connection, split across segments any
+// way. Complete messages are read from the segment itself; from the first
+// one split over segments on, the direction is buffered. When it cannot
+// be (the pool is exhausted, a segment was missed), a segment is read as
+// starting with a message, which is what most stacks send.
+func dnsTCP(c *Ctx, s *dnsState, proto ProtoID) Status {
+	d := c.Dir
+	b, off := c.Payload, 0
+	if c.Buffering() {
+		b, off = c.Stream(), int(s.tcpOff[d])
+		b = b[:min(len(b), 0xffff)]
 	}
-	b := c.Stream()
+	st := Continue
+	for {
+		rest := b[min(off, len(b)):]
+		if len(rest) == 0 && off > 0 {
+			return st
+		}
+		n := 2
+		if len(rest) >= 2 {
+			n += int(binary.BigEndian.Uint16(rest))
+		}
+		if len(rest) < n && !c.StreamFull() {
+			if !c.Buffering() && c.Buffer() {
+				s.tcpOff[d] = uint16(min(off, 0xffff)) // the buffer starts with this segment
+			}
+			return dnsTCPMessage(c, s, proto, rest, false)
+		}
+		rest = rest[:min(n, len(rest))]
+		off += len(rest)
+		if c.Buffering() {
+			s.tcpOff[d] = uint16(off)
+		}
+		if st = dnsTCPMessage(c, s, proto, rest, true); st == Exclude || st == Done {
+			return st
+		}
+	}
+}
+
+// dnsTCPMessage reads one length-prefixed message; complete: nothing more
+// of it will come (else the status is the one to wait with).
+func dnsTCPMessage(c *Ctx, s *dnsState, proto ProtoID, b []byte, complete bool) Status {
 	if len(b) < 2 {
-		if c.Buffer() {
-			return nil, dnsStatus(c, s)
-		}
-		if s.proto == 0 {
-			return nil, Exclude
-		}
-		return nil, dnsStatus(c, s)
+		return dnsWaitMore(c, s)
 	}
 	n := int(binary.BigEndian.Uint16(b))
 	if n < dnsmsg.HeaderLen {
 		if s.proto == 0 {
-			return nil, Exclude
+			return Exclude
 		}
-		return nil, dnsStatus(c, s)
+		return dnsStatus(c, s)
 	}
-	if len(b)-2 < n && !c.StreamFull() && c.Buffer() {
+	if len(b)-2 < n && !complete {
 		// The rest of the message is in later segments. A header must
 		// already look like DNS, or this is not worth buffering.
 		if len(b) >= 2+dnsmsg.HeaderLen {
 			if h, _ := dnsmsg.ParseHeader(b[2:]); h.Opcode() > 5 || h.QDCount > 64 {
 				if s.proto == 0 {
-					return nil, Exclude
+					return Exclude
 				}
 			}
 		}
-		return nil, dnsStatus(c, s)
+		return dnsStatus(c, s)
 	}
-	c.Unbuffer()
-	return b[2:min(len(b), 2+n)], Continue
+	return dnsHandle(c, s, proto, b[2:min(len(b), 2+n)])
+}
+
+func dnsWaitMore(c *Ctx, s *dnsState) Status {
+	if s.proto == 0 && !c.Buffering() && !c.Buffer() {
+		return Exclude
+	}
+	return dnsStatus(c, s)
 }
 
 // dnsStatus is the answer for a packet that teaches nothing new.
@@ -194,8 +419,11 @@ func dnsStatus(c *Ctx, s *dnsState) Status {
 	if s.proto == 0 {
 		return Continue
 	}
-	if s.waited++; s.waited > dnsWait {
-		return Done
+	if s.counted != uint8(c.Flow.Result.DPIPackets) { // once per packet, however many messages it holds
+		s.counted = uint8(c.Flow.Result.DPIPackets)
+		if s.waited++; s.waited > dnsWait {
+			return Done
+		}
 	}
 	if s.multi {
 		c.Pending(FieldHostname | FieldRisks | FieldMeta)

@@ -18,6 +18,9 @@ type sim struct {
 	p        Packet
 	buf      []byte
 	ended    []Result
+	// ingress is the gateway side each direction's packets come in from
+	// (unknown unless a test sets it).
+	ingress [2]Ingress
 }
 
 func newSim(t testing.TB, proto uint8, cli, srv string) *sim {
@@ -64,6 +67,7 @@ func (s *sim) packet(d Dir, flags uint8, payload []byte) *Flow {
 	if err := s.p.DecodeIP(s.buf); err != nil {
 		s.t.Fatalf("decode: %v", err)
 	}
+	s.p.Ingress = s.ingress[d]
 	s.now += 1e6
 	f, _ := s.e.Process(&s.p, s.now)
 	return f

@@ -83,6 +83,21 @@
 // else the xt NFQUEUE target through nft_compat, exactly what
 // "iptables-nft -j NFQUEUE --queue-balance A:B --queue-bypass" installs.
 //
+// # Shaping classification
+//
+// The shape chain's rules give a shaped flow's packets skb priority 1:c
+// (the HTB class of shaper class c) and copy the decision into the packet
+// mark. A second table of ours, "netdev ips" (ShapeTable, shaperules.go),
+// has one egress chain per shaped port: leaving by a WAN port the LAN
+// host is the source address, by a LAN port the destination, and maps
+// keyed on that address and the mark give the class of the host's pool
+// (or of the host itself, for per-host shapers). It is the netdev family
+// because only an egress hook knows the bridge port, and it reads the
+// packet mark because nft_ct refuses the netdev family. The shaping
+// package says what goes in the maps (verdict.Classification); the table
+// is replaced or refilled in one transaction, and removed on stop and by
+// "ips doctor --cleanup".
+//
 // # The fail switch
 //
 // verdict.FailMode drives every layer:

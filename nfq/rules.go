@@ -369,11 +369,18 @@ func (s *rulesetSpec) shapeRules(add func(chain, tag, nft string, ex []expr.Any)
 	for _, c := range s.shapeClasses() {
 		v := s.layout.Value(verdict.Decision{Action: verdict.Shape, Class: c, Final: true})
 		id := classID(c)
-		// nft: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 counter accept
-		add(chainShape, "shape-class", fmt.Sprintf("ct mark & %s == %s meta priority set %x:%x counter accept", hex32(mask), hex32(v), id>>16, id&0xffff),
+		// The packet mark gets the decision too: the egress classification
+		// (table netdev ips, shaperules.go) reads it there, where the ct
+		// mark cannot be read (nft_ct refuses the netdev family).
+		// nft: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 meta mark set meta mark & 0xff00ffff | 0x00190000 counter accept
+		add(chainShape, "shape-class", fmt.Sprintf("ct mark & %s == %s meta priority set %x:%x meta mark set meta mark & %s | %s counter accept", hex32(mask), hex32(v), id>>16, id&0xffff, hex32(^mask), hex32(v)),
 			join(loadCtMark(mask), one(cmpEq(v),
 				&expr.Immediate{Register: 1, Data: le32(id)},
 				&expr.Meta{Key: expr.MetaKeyPRIORITY, SourceRegister: true, Register: 1},
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+				// (x & ^mask) ^ v == (x & ^mask) | v, v being inside the mask
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: le32(^mask), Xor: le32(v)},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 				&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})))
 	}
 }

@@ -54,8 +54,8 @@ func TestRulesetOrder(t *testing.T) {
 		`save: meta mark & 0x000f0000 == 0x00050000 drop # ips:save-drop`,
 		`save: meta mark & 0x000f0000 == 0x00070000 meta l4proto tcp reject with tcp reset # ips:save-reject-tcp`,
 		`save: meta mark & 0x000f0000 == 0x00070000 reject # ips:save-reject`,
-		`shape: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 counter accept # ips:shape-class`,
-		`shape: ct mark & 0x00ff0000 == 0x00390000 meta priority set 1:3 counter accept # ips:shape-class`,
+		`shape: ct mark & 0x00ff0000 == 0x00190000 meta priority set 1:1 meta mark set meta mark & 0xff00ffff | 0x00190000 counter accept # ips:shape-class`,
+		`shape: ct mark & 0x00ff0000 == 0x00390000 meta priority set 1:3 meta mark set meta mark & 0xff00ffff | 0x00390000 counter accept # ips:shape-class`,
 	}, "\n")
 	if got != want {
 		t.Errorf("ruleset:\n%s\nwant:\n%s", got, want)
@@ -167,4 +167,30 @@ func FuzzParseLink(f *testing.F) {
 	}
 	f.Add(m.b)
 	f.Fuzz(func(t *testing.T, b []byte) { parseLink(b) })
+}
+
+// The egress classification chains, as the nft lines they are equivalent
+// to: unshaped packets leave first, then the host map, then the pool map.
+func TestShapeChainRules(t *testing.T) {
+	l, _ := verdict.NewMarkLayout(verdict.DefaultMarkMask)
+	var lines []string
+	for _, r := range shapeChainRules(l, true, 128, 0x1fffe) {
+		lines = append(lines, r.nft+" # "+r.tag)
+	}
+	got := strings.Join(lines, "\n")
+	want := strings.Join([]string{
+		`meta mark & 0x000f0000 != 0x00090000 accept # ips:egress-unshaped`,
+		`meta length <= 128 meta priority set 1:fffe accept # ips:egress-small`,
+		`meta protocol ip meta priority set ip saddr . meta mark & 0x00ff0000 map @hosts4 accept # ips:egress-host`,
+		`meta protocol ip meta priority set ip saddr . meta mark & 0x00ff0000 map @pools4 accept # ips:egress-pool`,
+		`meta protocol ip6 meta priority set ip6 saddr . meta mark & 0x00ff0000 map @hosts6 accept # ips:egress-host`,
+		`meta protocol ip6 meta priority set ip6 saddr . meta mark & 0x00ff0000 map @pools6 accept # ips:egress-pool`,
+	}, "\n")
+	if got != want {
+		t.Errorf("upload chain:\n%s\nwant:\n%s", got, want)
+	}
+	down := shapeChainRules(l, false, 0, 0)
+	if len(down) != 5 || !strings.Contains(down[1].nft, "ip daddr") || !strings.Contains(down[3].nft, "ip6 daddr") {
+		t.Errorf("download chain: %+v", down)
+	}
 }

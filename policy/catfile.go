@@ -1,10 +1,10 @@
 package policy
 
 import (
+	"bytes"
 	"net/netip"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"ips/dpi"
 	"ips/pools"
@@ -26,7 +26,7 @@ import (
 // nDPI's lists ("100_malware.list" is category 100, Malware).
 
 type catEntry struct {
-	host   string
+	host   []byte // lower-cased; valid only during the callback
 	kind   pools.HostKind
 	prefix netip.Prefix
 	isAddr bool
@@ -52,63 +52,81 @@ func fileCategory(path string) (dpi.CategoryID, bool) {
 }
 
 // parseCategoryFile reads a category file; def is the file's category (0
-// when it has none).
-func parseCategoryFile(f *srcFile, def dpi.CategoryID, d *diags) []catEntry {
-	var out []catEntry
+// when it has none). It calls fn for each valid entry, allocating nothing
+// per line: blocklists run to millions of lines.
+func parseCategoryFile(f *srcFile, def dpi.CategoryID, d *diags, fn func(catEntry)) {
 	b := f.src
-	for ln, start := 0, 0; start < len(b); ln++ {
+	var name []byte
+	for start := 0; start < len(b); {
 		end := lineEnd(b, start)
-		line := string(b[start:end])
+		line := b[start:end]
 		lineOff := start
 		start = end + 1
-		t := strings.TrimSpace(line)
-		if t == "" || t[0] == '#' {
+		t := bytes.TrimSpace(line)
+		if len(t) == 0 || t[0] == '#' {
 			continue
 		}
-		off := lineOff + strings.Index(line, t)
-		fields := strings.Fields(t)
-		if len(fields) > 2 {
-			d.errorf(f, off, "want \"HOST_OR_ADDRESS [CATEGORY]\", got %d fields", len(fields))
+		off := lineOff + bytes.Index(line, t)
+		first, rest := cutField(t)
+		second, rest := cutField(rest)
+		if len(rest) > 0 {
+			d.errorf(f, off, "want \"HOST_OR_ADDRESS [CATEGORY]\", got %d fields", len(bytes.Fields(t)))
 			continue
 		}
 		cat := def
-		if len(fields) == 2 {
-			c, ok := dpi.CategoryByName(fields[1])
+		if len(second) > 0 {
+			c, ok := dpi.CategoryByName(string(second))
 			if !ok {
-				d.errorf(f, off+strings.Index(t, fields[1]), "unknown category %q%s", fields[1], suggest(fields[1], categoryCandidates()))
+				d.errorf(f, off+bytes.Index(t, second), "unknown category %q%s", second, suggest(string(second), categoryCandidates()))
 				continue
 			}
 			cat = c
 		}
 		if cat == 0 {
-			d.errorf(f, off, "%q has no category: write \"%s<TAB>CATEGORY\", give the file a \"category\", or name it ID_label.list", fields[0], fields[0])
+			d.errorf(f, off, "%q has no category: write \"%s<TAB>CATEGORY\", give the file a \"category\", or name it ID_label.list", first, first)
 			continue
 		}
 		e := catEntry{cat: cat}
-		if looksLikeAddr(fields[0]) {
-			p, err := pools.ParseMember(fields[0])
+		if looksLikeAddr(first) {
+			p, err := pools.ParseMember(string(first))
 			if err != nil {
 				d.errorf(f, off, "%v", err)
 				continue
 			}
 			e.prefix, e.isAddr = p, true
 		} else {
-			h, k, err := pools.ParseHostPattern(fields[0])
+			h, k, err := pools.AppendHostPattern(name[:0], first)
+			name = h
 			if err != nil {
 				d.errorf(f, off, "%v", err)
 				continue
 			}
 			e.host, e.kind = h, k
 		}
-		out = append(out, e)
+		fn(e)
 	}
-	return out
 }
+
+// cutField splits the first blank-separated field off b (which starts
+// with a non-blank), returning the rest without its leading blanks.
+func cutField(b []byte) (field, rest []byte) {
+	i := 0
+	for i < len(b) && !isBlank(b[i]) {
+		i++
+	}
+	field, rest = b[:i], b[i:]
+	for len(rest) > 0 && isBlank(rest[0]) {
+		rest = rest[1:]
+	}
+	return field, rest
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
 
 // looksLikeAddr tells addresses and prefixes from hostnames: an IPv6
 // address has a colon, an IPv4 one only digits, dots and a slash.
-func looksLikeAddr(s string) bool {
-	if strings.Contains(s, ":") {
+func looksLikeAddr(s []byte) bool {
+	if bytes.IndexByte(s, ':') >= 0 {
 		return true
 	}
 	for i := 0; i < len(s); i++ {

@@ -2,12 +2,14 @@ package policy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"ips/dpi"
 	"ips/pools"
@@ -40,6 +42,20 @@ type compiler struct {
 	scrMin  []int
 
 	geoLocOff, geoASNOff int // first country/continent and ASN entries
+
+	// Hostname entries (see resolveHosts).
+	ownHosts    []int                   // per compiled policy: its hostname entries
+	hasChild    []bool                  // per compiled policy: some policy inherits from it
+	hostOff     []uint32                // per host rule: the key's offset in the file
+	hostShared  map[hostShareKey]uint32 // the rule each (policy, marker) shares
+	markerCache map[string]mval         // markers already resolved, by their text
+	nameBuf     []byte
+}
+
+type hostShareKey struct {
+	policy int32
+	act    verdict.Action
+	class  uint16
 }
 
 type ownEntry struct {
@@ -62,14 +78,15 @@ type mval struct {
 
 func (c *compiler) compile() *Set {
 	c.set = &Set{
-		file:   c.src.f.name,
-		format: c.src.format,
-		root:   -1,
-		rules:  make([]rule, 1), // index 0 is "no rule"
-		hosts:  pools.NewHosts[[]owned](),
-		pairs:  map[uint32][]owned{},
-		asns:   map[uint32][]owned{},
-		byID:   map[int64]int32{},
+		file:              c.src.f.name,
+		format:            c.src.format,
+		root:              -1,
+		rules:             make([]rule, 1), // index 0 is "no rule"
+		hostInheritedLazy: &sync.Map{},
+		hosts:             pools.NewHosts[uint32](),
+		pairs:             map[uint32][]owned{},
+		asns:              map[uint32][]owned{},
+		byID:              map[int64]int32{},
 	}
 	c.geoLocOff, c.geoASNOff = -1, -1
 	mask := c.opt.MarkMask
@@ -145,6 +162,13 @@ func (c *compiler) shapers() {
 			c.errorf(s.rate.off, "shaper %q: %v", name, err)
 		} else {
 			sh.Rate = v
+		}
+		if s.per.s != "" {
+			if p, err := verdict.ParseShaperPer(s.per.s); err != nil {
+				c.errorf(s.per.off, "shaper %q: %v", name, err)
+			} else {
+				sh.Per = p
+			}
 		}
 		sh.Ceil = sh.Rate
 		if s.ceil.off >= 0 {
@@ -372,7 +396,12 @@ func (c *compiler) catalog() {
 	}
 	cb := build(true)
 
-	var cats []catEntry
+	type catFile struct {
+		f   *srcFile
+		def dpi.CategoryID
+	}
+	var files []catFile
+	lines, size := 0, 0
 	for _, cf := range c.src.catFiles {
 		if cf.file.s == "" {
 			c.errorf(cf.file.off, "category_file: empty file name")
@@ -393,32 +422,44 @@ func (c *compiler) catalog() {
 			c.errorf(cf.file.off, "category_file: %v", err)
 			continue
 		}
-		cats = append(cats, parseCategoryFile(newSrcFile(p, data), def, c.d)...)
+		files = append(files, catFile{newSrcFile(p, data), def})
+		lines += bytes.Count(data, []byte{'\n'}) + 1
+		size += len(data)
 	}
-	if len(cats) == 0 {
+	if len(files) == 0 {
 		c.set.catalog = cb.Build()
 		c.protoCandidates()
 		return
 	}
 	// Category entries keep the application the catalog already gives
 	// the name or address, so a listed host stays YouTube but in Malware.
+	// A listed name the catalog gives no application is not added to the
+	// catalog: the policy finds its category in catHosts, and a blocklist
+	// of 1.5 M names would otherwise cost the engine's map 100 MiB more
+	// (README, "Hostile policy input").
 	probe := cb.Build()
 	cb = build(false)
 	catHosts := pools.NewHosts[dpi.CategoryID]()
+	catHosts.Grow(pools.Domain, lines, size)
 	var pfx []netip.Prefix
 	var pcat []dpi.CategoryID
-	for _, e := range cats {
-		if e.isAddr {
-			en, _ := probe.Addr(e.prefix.Addr())
-			cb.AddPrefix(e.prefix, dpi.CatalogEntry{App: en.App, Category: e.cat})
-			pfx, pcat = append(pfx, e.prefix), append(pcat, e.cat)
-			continue
-		}
-		en, _ := probe.Host(e.host)
-		if e.kind != pools.Subdomains {
-			cb.AddHost(e.host, e.kind == pools.Exact, dpi.CatalogEntry{App: en.App, Category: e.cat})
-		}
-		catHosts.Set(e.host, e.kind, e.cat)
+	for _, cf := range files {
+		parseCategoryFile(cf.f, cf.def, c.d, func(e catEntry) {
+			if e.isAddr {
+				en, _ := probe.Addr(e.prefix.Addr())
+				cb.AddPrefix(e.prefix, dpi.CatalogEntry{App: en.App, Category: e.cat})
+				pfx, pcat = append(pfx, e.prefix), append(pcat, e.cat)
+				return
+			}
+			catHosts.SetBytes(e.host, e.kind, e.cat)
+			if e.kind == pools.Subdomains {
+				return
+			}
+			host := string(e.host)
+			if en, _ := probe.Host(host); en.App != 0 {
+				cb.AddHost(host, e.kind == pools.Exact, dpi.CatalogEntry{App: en.App, Category: e.cat})
+			}
+		})
 	}
 	if catHosts.Len() > 0 {
 		c.set.catHosts = catHosts
@@ -469,8 +510,12 @@ func (c *compiler) policies() {
 		idx[p.id] = i
 	}
 	_, hasRoot := idx[0]
+	// A policy with a bad parent (missing, itself, a cycle) is still
+	// compiled, as a top-level one, so that its own entries and its
+	// children's are checked too: one mistake must not hide the others.
+	// A policy defined twice is compiled for its errors only. The Set is
+	// refused anyway.
 	parent := make([]int, len(sp))
-	bad := make([]bool, len(sp))
 	word := "parent"
 	if c.src.format == FormatNProbe {
 		word = "root"
@@ -487,27 +532,19 @@ func (c *compiler) policies() {
 			continue
 		case p.parent == p.id:
 			c.errorf(p.parentOff, "policy %d is its own %s", p.id, word)
-			bad[i] = true
 			continue
 		}
 		j, ok := idx[p.parent]
 		if !ok {
 			c.errorf(p.parentOff, "%s %d of policy %d is not defined", word, p.parent, p.id)
-			bad[i] = true
 			continue
 		}
 		parent[i] = j
 	}
+
 	// Cycles: walk up from each policy; a policy met twice on one walk
 	// closes a cycle.
-	state := make([]uint8, len(sp)) // 0 new, 1 on the current walk, 2 good, 3 bad
-	for i := range sp {
-		if dup[i] {
-			state[i] = 3
-		} else if bad[i] {
-			state[i] = 3
-		}
-	}
+	state := make([]uint8, len(sp)) // 0 new, 1 on the current walk, 2 done
 	for i := range sp {
 		var walk []int
 		j := i
@@ -516,27 +553,23 @@ func (c *compiler) policies() {
 			walk = append(walk, j)
 			j = parent[j]
 		}
-		result := uint8(2)
-		if j >= 0 {
-			switch state[j] {
-			case 1: // cycle: from j around to j
-				var ids []string
-				k := len(walk) - 1
-				for walk[k] != j {
-					k--
-				}
-				for _, w := range walk[k:] {
-					ids = append(ids, strconv.FormatInt(sp[w].id, 10))
-				}
-				ids = append(ids, strconv.FormatInt(sp[j].id, 10))
-				c.errorf(sp[j].parentOff, "policies %s form a cycle", strings.Join(ids, " → "))
-				result = 3
-			case 3:
-				result = 3
+		if j >= 0 && state[j] == 1 { // a cycle: from j around to j
+			var ids []string
+			k := len(walk) - 1
+			for walk[k] != j {
+				k--
 			}
+			for _, w := range walk[k:] {
+				ids = append(ids, strconv.FormatInt(sp[w].id, 10))
+			}
+			ids = append(ids, strconv.FormatInt(sp[j].id, 10))
+			c.errorf(sp[j].parentOff, "policies %s form a cycle", strings.Join(ids, " → "))
+			// Cut the cycle at j so that its members are still compiled
+			// (and checked), as top-level policies.
+			parent[j] = -1
 		}
 		for _, w := range walk {
-			state[w] = result
+			state[w] = 2
 		}
 	}
 	c.srcToC = make([]int32, len(sp))
@@ -548,7 +581,10 @@ func (c *compiler) policies() {
 		ci := int32(len(c.set.policies))
 		c.srcToC[i] = ci
 		c.set.policies = append(c.set.policies, cpolicy{id: sp[i].id, name: sp[i].name})
-		c.set.byID[sp[i].id] = ci
+		if !dup[i] {
+			// A second definition is compiled for its errors only.
+			c.set.byID[sp[i].id] = ci
+		}
 		c.srcOf = append(c.srcOf, i)
 	}
 	c.parentC = make([]int32, len(c.set.policies))
@@ -577,14 +613,35 @@ func (c *compiler) policies() {
 		}
 	}
 	n := len(c.set.policies)
+	c.hasChild = make([]bool, n)
+	for _, pc := range c.parentC {
+		if pc >= 0 {
+			c.hasChild[pc] = true
+		}
+	}
+	c.ownHosts = make([]int, n)
 	c.own = make([][numTables][]ownEntry, n)
 	c.ownSum = make([][numSums]summary, n)
 	c.ownDef = make([]uint32, n)
 	c.ownScr = make([]uint32, n)
 	c.scrMin = make([]int, n)
+	c.growHosts()
 	for ci, i := range c.srcOf {
 		c.resolvePolicy(int32(ci), &sp[i])
+		c.resolveHosts(int32(ci), &sp[i])
 	}
+	for k := range c.set.hostText {
+		c.set.hostText[k] = c.set.hosts.Table(pools.HostKind(k)).Text()
+	}
+	if n := len(c.set.hostRules); n > 0 && n <= eagerInherited {
+		c.set.hostInherited = make([]string, n)
+		for i := range c.set.hostRules {
+			if h := &c.set.hostRules[i]; c.hasChild[h.policy] {
+				c.set.hostInherited[i] = c.set.inheritedHostText(h)
+			}
+		}
+	}
+	c.hostOff = nil
 	c.merge()
 }
 
@@ -664,6 +721,158 @@ func (c *compiler) removeOwn(ci int32, t table, j int) {
 			return
 		}
 	}
+}
+
+// ---- hostnames ----
+//
+// A policy's hostnames are read from the file entry by entry (the JSON
+// reader leaves their objects lazy) straight into the Set's tables: the
+// name into the compact pattern table, one 20-byte hostRule, and the
+// rule's explanation into one shared text. A blocklist of 1.5 million
+// names thus costs about 100 bytes a name, where a rule, a source entry,
+// a JSON node and map entries each cost over 600 (README, "Hostile policy
+// input").
+
+// hostRule is one policy's entry for a hostname pattern. Entries for the
+// same pattern (from several policies) are chained through next. Its
+// explanation, "hostname NAME → MARKER", is written in the text of the
+// pattern table of its kind, around the name itself; the form inherited
+// by other policies is built when first needed (Set.inheritedText).
+type hostRule struct {
+	policy int32
+	rule   uint32 // the rule it shares with the policy's other entries of its marker
+	off    uint32 // explanation: hostText[kind][off:off+tlen]
+	tlen   uint16
+	kind   pools.HostKind
+	next   uint32
+}
+
+// eagerInherited is the number of hostname rules up to which their
+// inherited explanations are built at compilation, not on first use.
+const eagerInherited = 1 << 16
+
+const (
+	// hostBit marks rule numbers that name a hostRule, not a rule.
+	hostBit uint32 = 1 << 31
+	noHost  uint32 = ^uint32(0)
+)
+
+// growHosts sizes the tables for every policy's hostnames at once, so
+// that a big list is not copied as its tables double.
+func (c *compiler) growHosts() {
+	n, span := 0, 0
+	for _, i := range c.srcOf {
+		p := &c.src.policies[i]
+		n += p.hostCount
+		for _, h := range p.hosts {
+			span += c.objectSpan(h)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c.set.hostRules = make([]hostRule, 0, n)
+	c.hostOff = make([]uint32, 0, n)
+	// "hostname NAME → MARKER" per name, which the span of the JSON
+	// ("NAME": "MARKER",) nearly bounds; capacity never written costs
+	// no memory.
+	c.set.hosts.Grow(pools.Domain, n, span+n*12)
+}
+
+// objectSpan is the size in bytes of a lazy JSON object in the file.
+func (c *compiler) objectSpan(n *jnode) int {
+	if n.lazy {
+		return n.end - n.off
+	}
+	return 0
+}
+
+// resolveHosts reads one policy's hostnames tables.
+func (c *compiler) resolveHosts(ci int32, p *spolicy) {
+	if c.markerCache == nil {
+		c.markerCache = map[string]mval{}
+		c.hostShared = map[hostShareKey]uint32{}
+	}
+	for _, obj := range p.hosts {
+		eachMember(c.src.f.src, obj, func(key []byte, koff int, v jscalar) {
+			if v.kind != jString && v.kind != jNumber {
+				c.errorf(v.off, "hostname %q: want a marker (\"pass\", \"drop\", \"reject\", \"shape:NAME\" or a number), not %s", key, describe(v.node))
+				return
+			}
+			name, kind, err := pools.AppendHostPattern(c.nameBuf[:0], key)
+			c.nameBuf = name
+			if err != nil {
+				c.errorf(koff, "%v", err)
+				return
+			}
+			m, ok := c.markerCache[string(v.raw)]
+			if !ok {
+				if m, ok = c.marker(smarker{off: v.off, s: string(v.raw), num: v.kind == jNumber}); !ok {
+					return
+				}
+				c.markerCache[string(v.raw)] = m
+			}
+			c.addHost(ci, p, name, kind, koff, m)
+		})
+	}
+}
+
+// addHost records one hostname entry of policy ci.
+func (c *compiler) addHost(ci int32, p *spolicy, name []byte, kind pools.HostKind, koff int, m mval) {
+	s := c.set
+	sk := hostShareKey{ci, m.act, m.class}
+	shared, ok := c.hostShared[sk]
+	if !ok {
+		shared = c.newRule(ci, m, "hostname → "+m.text)
+		c.hostShared[sk] = shared
+		c.ownSum[ci][sumHost].add(s.rules[shared].key())
+	}
+	tab := s.hosts.Table(kind)
+	idx := tab.IndexBytes(name)
+	off := tab.TextLen()
+	tab.WriteString("hostname ")
+	switch kind {
+	case pools.Subdomains:
+		tab.WriteString("*.")
+	case pools.Exact:
+		tab.WriteString("=")
+	}
+	nameAt := tab.TextLen()
+	tab.Write(name)
+	tab.WriteString(" → ")
+	tab.WriteString(m.text)
+	hr := hostRule{policy: ci, rule: shared, off: uint32(off), tlen: uint16(tab.TextLen() - off), kind: kind, next: noHost}
+	if idx >= 0 {
+		head := *tab.Value(idx)
+		for j := head; j != noHost; j = s.hostRules[j].next {
+			if s.hostRules[j].policy != ci {
+				continue
+			}
+			later := ""
+			if c.src.format == FormatNProbe {
+				later = "; the later one is used"
+			}
+			prev := int(c.hostOff[j])
+			prevKey, _ := (&jparser{src: c.src.f.src, i: prev}).string()
+			c.problem(koff, "policy %d: hostname %s is listed twice (also at %s as %q)%s", p.id, pools.FormatHost(string(name), kind),
+				c.at(prev), prevKey, later)
+			// The later one is used.
+			hr.next = s.hostRules[j].next
+			s.hostRules[j] = hr
+			c.hostOff[j] = uint32(koff)
+			return
+		}
+		hr.next = head
+	}
+	s.hostRules = append(s.hostRules, hr)
+	c.hostOff = append(c.hostOff, uint32(koff))
+	n := uint32(len(s.hostRules) - 1)
+	if idx >= 0 {
+		*tab.Value(idx) = n
+	} else {
+		tab.PutAt(nameAt, len(name), n)
+	}
+	c.ownHosts[ci]++
 }
 
 // resolveKey resolves one table key, reporting misspellings with the
@@ -858,7 +1067,7 @@ func (c *compiler) merge() {
 				p.risk[e.key] = e.rule
 				p.hasRisks = true
 			}
-			if len(c.own[a][tHostnames]) > 0 {
+			if c.ownHosts[a] > 0 {
 				p.hasHosts = true
 			}
 			if len(c.own[a][tASN]) > 0 {
@@ -895,10 +1104,6 @@ func (c *compiler) merge() {
 	// Shared tables: every policy's own entries, found through the chain
 	// at evaluation time.
 	for ci := range s.policies {
-		for _, e := range c.own[ci][tHostnames] {
-			l, _ := s.hosts.Get(e.host, e.hkind)
-			s.hosts.Set(e.host, e.hkind, append(l, owned{int32(ci), e.rule}))
-		}
 		for _, e := range c.own[ci][tProtocols] {
 			if e.pair {
 				s.pairs[e.key] = append(s.pairs[e.key], owned{int32(ci), e.rule})
@@ -959,6 +1164,7 @@ func (c *compiler) pools() {
 				continue
 			}
 			entries = append(entries, pools.Entry{Pool: int32(i), Prefix: pfx})
+			c.set.poolInfo[i].prefixes = append(c.set.poolInfo[i].prefixes, pfx)
 			where = append(where, ip.off)
 			n++
 		}
@@ -1005,52 +1211,53 @@ func (c *compiler) geo() {
 	if needLoc && loc == "" {
 		c.errorf(c.geoLocOff, "countries and continents need a GeoIP City or Country database: add {\"geoip\": {\"city\": FILE}} or run with --geoip FILE")
 	}
-	if needASN && asn == "" {
-		c.errorf(c.geoASNOff, "AS numbers need a GeoIP ASN database: add {\"geoip\": {\"asn\": FILE}} or run with --geoip-asn FILE")
-	}
 	if loc == "" && asn == "" {
+		if needASN {
+			c.errorf(c.geoASNOff, "AS numbers need a GeoIP ASN database: add {\"geoip\": {\"asn\": FILE}} or run with --geoip-asn FILE")
+		}
 		return
 	}
-	key := geoKey(loc, asn)
-	if prev := c.opt.Previous; prev != nil && key != "" && prev.geoKey == key {
-		c.set.geo, c.set.geoKey = prev.geo, key
-	} else {
-		g, err := openGeo(loc, asn)
-		if err != nil {
-			off, fail := asnOff, needASN
-			if err.loc {
-				off, fail = locOff, needLoc
-			}
-			if fail {
-				c.errorf(off, "%v", err)
-			} else {
-				c.warnf(off, "%v (no rule needs it)", err)
-			}
+	for {
+		key := geoKey(loc, asn)
+		if prev := c.opt.Previous; prev != nil && key != "" && prev.geoKey == key {
+			c.set.geo, c.set.geoKey = prev.geo, key
+			break
+		}
+		g, err := pools.OpenGeo(loc, asn)
+		if err == nil {
+			c.set.geo, c.set.geoKey = g, key
+			break
+		}
+		// The error names the database that failed (pools.GeoError).
+		isLoc := false
+		if ge := (*pools.GeoError)(nil); errors.As(err, &ge) {
+			isLoc = ge.Location
+		}
+		off, fail := asnOff, needASN
+		if isLoc {
+			off, fail = locOff, needLoc
+		}
+		if fail {
+			c.errorf(off, "%v", err)
 			return
 		}
-		c.set.geo, c.set.geoKey = g, key
-	}
-	c.set.needLoc, c.set.needASN = needLoc, needASN
-}
-
-type geoError struct {
-	error
-	loc bool
-}
-
-// openGeo opens the databases one by one so that an error names the one
-// that failed.
-func openGeo(loc, asn string) (*pools.Geo, *geoError) {
-	if loc != "" {
-		if _, err := pools.OpenGeo(loc, ""); err != nil {
-			return nil, &geoError{err, true}
+		c.warnf(off, "%v (no rule needs it)", err)
+		// Keep the other database: rules may need it.
+		if isLoc {
+			loc = ""
+		} else {
+			asn = ""
+		}
+		if loc == "" && asn == "" {
+			return
 		}
 	}
-	g, err := pools.OpenGeo(loc, asn)
-	if err != nil {
-		return nil, &geoError{err, false}
+	// A location database with AS numbers (IPinfo's) serves ASN rules
+	// without an ASN database.
+	if needASN && !c.set.geo.HasASN() {
+		c.errorf(c.geoASNOff, "AS numbers need a GeoIP ASN database (%s has none): add {\"geoip\": {\"asn\": FILE}} or run with --geoip-asn FILE", loc)
 	}
-	return g, nil
+	c.set.needLoc, c.set.needASN = needLoc, needASN
 }
 
 // geoKey identifies database files by path, size and modification time.
@@ -1072,6 +1279,48 @@ func geoKey(paths ...string) string {
 
 // ---- warnings and statistics ----
 
+// refuseEmpty refuses a policy that would pass every flow without anyone
+// having written so: an IPS that silently passes everything is a door
+// left open. "Effectively empty" means that no policy which judges a
+// host (policy 0 for the hosts in no pool, each pool's policy, and their
+// parents) has any entry: no markers, no flow_risk, no default_marker.
+// That covers an empty or blank file, comments only, [], {}, a document
+// with only "version", pools without policies, and policies without
+// rules. A policy that writes "default_marker": "pass" passes everything
+// on purpose and is accepted. used marks the policies that judge a host.
+func (c *compiler) refuseEmpty(used []bool) {
+	const fix = `write your rules, or "default_marker": "pass" on policy 0 to pass everything on purpose`
+	example := `{"version": 1, "policies": [{"id": 0, "default_marker": "pass"}]}`
+	if c.src.format == FormatNProbe {
+		example = `{"policy": {"id": 0, "default_marker": "pass"}}`
+	}
+	if len(c.src.policies) == 0 {
+		c.d.errorf(c.src.f, -1, "the policy is empty: it defines no policy, so every flow would pass unjudged; %s, e.g. %s", fix, example)
+		return
+	}
+	for ci, u := range used {
+		if u && c.hasEntries(&c.src.policies[c.srcOf[ci]]) {
+			return
+		}
+	}
+	c.d.errorf(c.src.f, -1, "the policy has no rule: no policy that judges a host (policy 0, a pool's policy or their parents) has markers, flow_risk or a default_marker, so every flow would pass; %s, e.g. %s", fix, example)
+}
+
+// hasEntries reports whether a source policy writes any rule, valid or
+// not (a misspelt one is reported on its own and must not also make the
+// policy look empty).
+func (c *compiler) hasEntries(p *spolicy) bool {
+	if p.def != nil || p.score != nil || p.hostCount > 0 {
+		return true
+	}
+	for t := range p.tables {
+		if len(p.tables[t]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *compiler) finish() {
 	s := c.set
 	if s.root < 0 && len(s.policies) > 0 && !c.defined[0] {
@@ -1089,6 +1338,7 @@ func (c *compiler) finish() {
 		mark(pi.policy)
 	}
 	mark(s.root)
+	c.refuseEmpty(used)
 	for ci, p := range s.policies {
 		if !used[ci] {
 			c.warnf(c.src.policies[c.srcOf[ci]].idOff, "policy %d is used by no pool (and is not policy 0)", p.id)
@@ -1096,7 +1346,7 @@ func (c *compiler) finish() {
 	}
 	st := &s.stats
 	st.File, st.Format = s.file, s.format
-	st.Pools, st.Policies, st.Rules, st.Hostnames, st.Shapers = len(s.poolInfo), len(s.policies), len(s.rules)-1, s.hosts.Len(), len(s.shapers)
+	st.Pools, st.Policies, st.Rules, st.Hostnames, st.Shapers = len(s.poolInfo), len(s.policies), len(s.rules)-1-len(c.hostShared)+len(s.hostRules), s.hosts.Len(), len(s.shapers)
 	st.GeoIP = "none"
 	if s.geo != nil {
 		st.GeoIP = s.geo.Describe()

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"ips/pools"
+	"ips/verdict"
 )
 
 // Convert validates a policy and writes it in the native format, with
@@ -71,6 +72,9 @@ func Convert(name string, data []byte, opt LoadOptions) ([]byte, *Report, error)
 			o := obj{{"name", sh.Name}, {"class", sh.Class}, {"rate", strconv.FormatUint(sh.Rate, 10) + "bit"}}
 			if sh.Ceil != sh.Rate {
 				o = append(o, kv{"ceil", strconv.FormatUint(sh.Ceil, 10) + "bit"})
+			}
+			if sh.Per != verdict.PerPool {
+				o = append(o, kv{"per", sh.Per.String()})
 			}
 			if sh.Description != "" {
 				o = append(o, kv{"description", sh.Description})
@@ -145,6 +149,16 @@ func Convert(name string, data []byte, opt LoadOptions) ([]byte, *Report, error)
 				seen[e.canon] = len(m)
 				m = append(m, kv{e.canon, e.out})
 			}
+			if t == tHostnames {
+				c.eachHost(p, func(canon string, mk mval) {
+					if j, dup := seen[canon]; dup {
+						m[j].v = mk.out()
+						return
+					}
+					seen[canon] = len(m)
+					m = append(m, kv{canon, mk.out()})
+				})
+			}
 			if len(m) > 0 {
 				markers = append(markers, kv{tableKeys[t], m})
 			}
@@ -210,4 +224,23 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// eachHost calls fn with each valid hostname entry of a policy, its
+// pattern canonical, in file order.
+func (c *compiler) eachHost(p *spolicy, fn func(canon string, m mval)) {
+	for _, obj := range p.hosts {
+		eachMember(c.src.f.src, obj, func(key []byte, _ int, v jscalar) {
+			if v.kind != jString && v.kind != jNumber {
+				return
+			}
+			name, kind, err := pools.AppendHostPattern(nil, key)
+			if err != nil {
+				return
+			}
+			if m, ok := c.marker(smarker{off: v.off, s: string(v.raw), num: v.kind == jNumber}); ok {
+				fn(pools.FormatHost(string(name), kind), m)
+			}
+		})
+	}
 }

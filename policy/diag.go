@@ -38,15 +38,59 @@ func (d Diagnostic) String() string {
 // error so callers can print each on its own line.
 type ErrorList []Diagnostic
 
+// MaxShown is how many problems are printed before the rest are only
+// counted: a hostile or broken file of a million bad lines must not
+// bury the first mistakes (or the terminal, or the log).
+const MaxShown = 50
+
+// Error renders the first MaxShown errors, one per line, and then how
+// many more there are.
 func (e ErrorList) Error() string {
-	lines := make([]string, len(e))
-	for i, d := range e {
-		lines[i] = d.String()
-	}
-	return strings.Join(lines, "\n")
+	return strings.Join(Problems(e, nil), "\n")
 }
 
-// srcFile is a file being read, with the offsets of its line starts.
+// Problems renders errors and then warnings, one per line, at most
+// MaxShown of them, followed by a line that counts the rest ("… and 12
+// more errors and 3 more warnings").
+func Problems(errs ErrorList, warns []Diagnostic) []string {
+	var lines []string
+	for _, d := range errs {
+		if len(lines) == MaxShown {
+			break
+		}
+		lines = append(lines, d.String())
+	}
+	moreErrs := len(errs) - len(lines)
+	for _, d := range warns {
+		if len(lines) == MaxShown {
+			break
+		}
+		lines = append(lines, d.String())
+	}
+	moreWarns := len(errs) + len(warns) - len(lines) - moreErrs
+	var more []string
+	if moreErrs > 0 {
+		more = append(more, plural(moreErrs, "more error"))
+	}
+	if moreWarns > 0 {
+		more = append(more, plural(moreWarns, "more warning"))
+	}
+	if len(more) > 0 {
+		lines = append(lines, "… and "+strings.Join(more, " and ")+" (only the first "+fmt.Sprint(MaxShown)+" problems are shown)")
+	}
+	return lines
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// srcFile is a file being read, with the offsets of its line starts,
+// found when a position is first needed: a valid list of a million lines
+// never needs them.
 type srcFile struct {
 	name  string
 	src   []byte
@@ -54,19 +98,21 @@ type srcFile struct {
 }
 
 func newSrcFile(name string, src []byte) *srcFile {
-	f := &srcFile{name: name, src: src, lines: []int{0}}
-	for i, c := range src {
-		if c == '\n' {
-			f.lines = append(f.lines, i+1)
-		}
-	}
-	return f
+	return &srcFile{name: name, src: src}
 }
 
 // pos converts a byte offset to a line and a column counted in characters.
 func (f *srcFile) pos(off int) (int, int) {
 	if off < 0 {
 		return 0, 0
+	}
+	if f.lines == nil {
+		f.lines = []int{0}
+		for i, c := range f.src {
+			if c == '\n' {
+				f.lines = append(f.lines, i+1)
+			}
+		}
 	}
 	off = min(off, len(f.src))
 	i, found := slices.BinarySearch(f.lines, off)

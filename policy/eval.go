@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"math/bits"
 	"net/netip"
 
@@ -133,11 +134,11 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	p := &s.policies[pi]
 	var ms matches
 	ri := s.first(p, h, r, &ms)
-	ru := &s.rules[ri]
+	ru := s.rule(ri)
 	d := verdict.Decision{Action: ru.act, Class: ru.class, PolicyID: int32(p.id),
 		Pool: poolLabel, Chain: p.chainText, Rule: ru.text}
 	if ru.policy != pi {
-		d.Rule = ru.inherited
+		d.Rule = s.inheritedText(ri, &ru)
 	}
 	if h.MACPending {
 		return d
@@ -266,14 +267,67 @@ func chainLookup(p *cpolicy, es []owned) uint32 {
 }
 
 // chainLookupHost walks the hostname patterns matching host from the
-// most specific; the first one that p's chain defines decides.
+// most specific; the first one that p's chain defines decides. It
+// returns a hostRule's number with hostBit set.
 func (s *Set) chainLookupHost(p *cpolicy, host string) uint32 {
 	var ri uint32
-	s.hosts.Match(host, func(es []owned) bool {
-		ri = chainLookup(p, es)
-		return ri != 0
+	s.hosts.Match(host, func(head uint32) bool {
+		for _, c := range p.chain {
+			for e := head; e != noHost; e = s.hostRules[e].next {
+				if s.hostRules[e].policy == c {
+					ri = hostBit | e
+					return true
+				}
+			}
+		}
+		return false
 	})
 	return ri
+}
+
+// rule returns rule ri, or for a hostRule number the rule it shares with
+// its explanation; the strings are slices of the Set's text.
+func (s *Set) rule(ri uint32) rule {
+	if ri&hostBit == 0 {
+		return s.rules[ri]
+	}
+	h := &s.hostRules[ri&^hostBit]
+	r := s.rules[h.rule]
+	r.text = s.hostText[h.kind][h.off : h.off+uint32(h.tlen)]
+	r.inherited = ""
+	return r
+}
+
+// inheritedText is the explanation of rule ri (r = s.rule(ri)) when a
+// descendant of its policy uses it. A hostname rule's is built once, on
+// first use, and kept.
+func (s *Set) inheritedText(ri uint32, r *rule) string {
+	if ri&hostBit == 0 {
+		return r.inherited
+	}
+	i := ri &^ hostBit
+	if s.hostInherited != nil {
+		return s.hostInherited[i]
+	}
+	// Keyed by pointer, which an interface holds without allocating.
+	h := &s.hostRules[i]
+	if t, ok := s.hostInheritedLazy.Load(h); ok {
+		return t.(string)
+	}
+	t, _ := s.hostInheritedLazy.LoadOrStore(h, s.inheritedHostText(h))
+	return t.(string)
+}
+
+func (s *Set) inheritedHostText(h *hostRule) string {
+	return fmt.Sprintf("%s (inherited from policy %d)", s.hostText[h.kind][h.off:h.off+uint32(h.tlen)], s.policies[h.policy].id)
+}
+
+// ruleKey is rule(ri).key() without building the explanation.
+func (s *Set) ruleKey(ri uint32) uint32 {
+	if ri&hostBit != 0 {
+		ri = s.hostRules[ri&^hostBit].rule
+	}
+	return s.rules[ri].key()
 }
 
 // settled reports whether the decision (rule marker cur) holds whatever the DPI engine still finds, given what the Result
@@ -325,7 +379,7 @@ func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint3
 			continue
 		}
 		if m != 0 {
-			return s.rules[m].key() == cur
+			return s.ruleKey(m) == cur
 		}
 	}
 	return true

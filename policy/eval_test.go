@@ -192,7 +192,7 @@ func TestPools(t *testing.T) {
 	   {"name": "lan", "ip": ["192.168.0.0/16", "2001:db8::/32"], "policy": 2},
 	   {"name": "lab", "ip": ["192.168.7.0/24", "2001:db8:7::/48"], "policy": 3},
 	   {"name": "boss", "ip": ["192.168.7.7"], "mac": ["00:11:22:33:44:55"], "policy": 4}],
-	 "policies": [{"id": 0}, {"id": 1, "parent": 0}, {"id": 2, "parent": 0}, {"id": 3, "parent": 0}, {"id": 4, "parent": 0}]}`, LoadOptions{})
+	 "policies": [{"id": 0, "default_marker": "pass"}, {"id": 1, "parent": 0}, {"id": 2, "parent": 0}, {"id": 3, "parent": 0}, {"id": 4, "parent": 0}]}`, LoadOptions{})
 	cases := []struct {
 		local, mac string
 		pool       string

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"ips/dpi"
+	"ips/pools"
 )
 
 var fuzzFlows = []flow{
@@ -25,6 +26,9 @@ func fuzzSeeds(f *testing.F) {
 	f.Add([]byte(`{"policy":{"id":0,"markers":{"hostnames":[]},"flow_risk":{"bitmap":18446744073709551615,"marker":"drop"}}}`))
 	f.Add([]byte("{\"pool\":{\"id\":1,\"ip\":[\"10.0.0.1/8\"],\"mac\":[\"AA:bb:cc:dd:ee:ff\"]},\"policy\":{\"id\":1}}\n{\"policy\":{\"id\":1,\"root\":1}}"))
 	f.Add([]byte(`{"version":1,"policies":[{"id":0,"parent":0}],"shapers":[{"name":"s","rate":"1e3kbit"}]}`))
+	// Hostnames tables are read lazily: escapes, duplicates, bad values.
+	f.Add([]byte(`{"version":1,"pools":[{"name":"p","ip":["10.0.0.0/8"],"policy":1}],"policies":[{"id":0,"markers":{"hostnames":{"a.b":"drop","A.B.":"pass","\u0041.c":2,"*.d.e":"reject","=f":{}}}},{"id":1,"parent":0,"markers":{"hostnames":{"g":true,"h":1.5}}}]}`))
+	f.Add([]byte("{\"policy\":{\"id\":0,\"hostnames\":{\"x.y\":\"drop\",\"x.y\":\"pass\"},\"markers\":{\"hostnames\":{\"z\":7}}}}\n{\"policy\":{\"id\":2,\"root\":9,\"markers\":{\"hostnames\":{\"w\" \"drop\"}}}}\n"))
 }
 
 // fuzzParse loads arbitrary bytes in the given format: it must never
@@ -77,15 +81,20 @@ func FuzzCategoryFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := &diags{}
-		es := parseCategoryFile(newSrcFile("cats", b), dpi.CategoryMalware, d)
-		for _, e := range es {
+		parseCategoryFile(newSrcFile("cats", b), dpi.CategoryMalware, d, func(e catEntry) {
 			if !e.cat.Valid() || e.cat == 0 {
 				t.Fatalf("entry with category %d", e.cat)
 			}
-			if !e.isAddr && e.host == "" {
+			if !e.isAddr && len(e.host) == 0 {
 				t.Fatal("entry with neither host nor address")
 			}
-		}
+			if !e.isAddr {
+				// The name is what ParseHostPattern makes of it.
+				if h, k, err := pools.ParseHostPattern(string(e.host)); err != nil || h != string(e.host) || (k != pools.Domain && e.kind == pools.Domain) {
+					t.Fatalf("entry %q (kind %d) does not read back: %q %d %v", e.host, e.kind, h, k, err)
+				}
+			}
+		})
 	})
 }
 

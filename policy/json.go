@@ -34,6 +34,12 @@ type jnode struct {
 	b     bool
 	elems []*jnode
 	mems  []jmember
+	// lazy marks a "hostnames" object that was checked but not built:
+	// a blocklist of a million names would cost a node, a member and a
+	// key string each. count is its number of members; eachMember
+	// reads them from the file again, one at a time.
+	lazy       bool
+	count, end int
 }
 
 type jmember struct {
@@ -63,12 +69,18 @@ type jparser struct {
 	src   []byte
 	i     int
 	depth int
+	// lazy leaves the objects of "hostnames" keys unbuilt (jnode.lazy).
+	lazy bool
 }
+
+// lazyKey is the key whose object value is left lazy: the one table that
+// real policies fill with hundreds of thousands of entries.
+const lazyKey = "hostnames"
 
 // parseJSONValue parses one value starting at src[start:], skipping
 // leading whitespace, and returns it with the offset just past it.
 func parseJSONValue(src []byte, start int) (*jnode, int, *jsonError) {
-	p := &jparser{src: src, i: start}
+	p := &jparser{src: src, i: start, lazy: true}
 	p.space()
 	n, err := p.value()
 	if err != nil {
@@ -155,6 +167,15 @@ func quoteWord(b []byte) string {
 
 func (p *jparser) number() (*jnode, *jsonError) {
 	start := p.i
+	if err := p.scanNumber(); err != nil {
+		return nil, err
+	}
+	return &jnode{kind: jNumber, off: start, str: string(p.src[start:p.i])}, nil
+}
+
+// scanNumber checks the number at p.i and moves past it.
+func (p *jparser) scanNumber() *jsonError {
+	start := p.i
 	s := p.src
 	i := p.i
 	if i < len(s) && s[i] == '-' {
@@ -168,12 +189,12 @@ func (p *jparser) number() (*jnode, *jsonError) {
 			i++
 		}
 	default:
-		return nil, p.errf(start, "bad number")
+		return p.errf(start, "bad number")
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
 		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			return nil, p.errf(start, "bad number: digits must follow the decimal point")
+			return p.errf(start, "bad number: digits must follow the decimal point")
 		}
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
@@ -185,20 +206,27 @@ func (p *jparser) number() (*jnode, *jsonError) {
 			i++
 		}
 		if i >= len(s) || s[i] < '0' || s[i] > '9' {
-			return nil, p.errf(start, "bad number: digits must follow the exponent")
+			return p.errf(start, "bad number: digits must follow the exponent")
 		}
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
 		}
 	}
 	if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
-		return nil, p.errf(start, "bad number "+quoteWord(s[start:]))
+		return p.errf(start, "bad number "+quoteWord(s[start:]))
 	}
 	p.i = i
-	return &jnode{kind: jNumber, off: start, str: string(s[start:i])}, nil
+	return nil
 }
 
 func (p *jparser) string() (string, *jsonError) {
+	b, err := p.stringBytes()
+	return string(b), err
+}
+
+// stringBytes reads a string: a slice of the source when it has no
+// escapes (nothing is allocated), else a decoded copy.
+func (p *jparser) stringBytes() ([]byte, *jsonError) {
 	start := p.i
 	p.i++ // opening quote
 	var b []byte
@@ -206,26 +234,23 @@ func (p *jparser) string() (string, *jsonError) {
 	from := p.i
 	for {
 		if p.i >= len(p.src) {
-			return "", p.errf(start, "unterminated string")
+			return nil, p.errf(start, "unterminated string")
 		}
 		c := p.src[p.i]
 		switch {
 		case c == '"':
-			var s string
 			if simple {
-				s = string(p.src[from:p.i])
-			} else {
-				s = string(b)
+				b = p.src[from:p.i]
 			}
 			p.i++
-			return s, nil
+			return b, nil
 		case c == '\\':
 			if simple {
 				b = append(b, p.src[from:p.i]...)
 				simple = false
 			}
 			if p.i+1 >= len(p.src) {
-				return "", p.errf(start, "unterminated string")
+				return nil, p.errf(start, "unterminated string")
 			}
 			esc := p.src[p.i+1]
 			switch esc {
@@ -244,20 +269,20 @@ func (p *jparser) string() (string, *jsonError) {
 			case 'u':
 				r, n, ok := p.unicodeEscape(p.i)
 				if !ok {
-					return "", p.errf(p.i, `bad \u escape`)
+					return nil, p.errf(p.i, `bad \u escape`)
 				}
 				b = utf8.AppendRune(b, r)
 				p.i += n
 				continue
 			default:
-				return "", p.errf(p.i, "bad escape "+strconv.Quote(string(p.src[p.i:p.i+2])))
+				return nil, p.errf(p.i, "bad escape "+strconv.Quote(string(p.src[p.i:p.i+2])))
 			}
 			p.i += 2
 		case c < 0x20:
 			if c == '\n' {
-				return "", p.errf(start, "unterminated string (a newline inside a string must be written \\n)")
+				return nil, p.errf(start, "unterminated string (a newline inside a string must be written \\n)")
 			}
-			return "", p.errf(p.i, "control character in string")
+			return nil, p.errf(p.i, "control character in string")
 		case c < utf8.RuneSelf:
 			if !simple {
 				b = append(b, c)
@@ -266,7 +291,7 @@ func (p *jparser) string() (string, *jsonError) {
 		default:
 			r, n := utf8.DecodeRune(p.src[p.i:])
 			if r == utf8.RuneError && n == 1 {
-				return "", p.errf(p.i, "invalid UTF-8 in string")
+				return nil, p.errf(p.i, "invalid UTF-8 in string")
 			}
 			if !simple {
 				b = append(b, p.src[p.i:p.i+n]...)
@@ -310,58 +335,162 @@ func (p *jparser) enter() *jsonError {
 }
 
 func (p *jparser) object() (*jnode, *jsonError) {
-	if err := p.enter(); err != nil {
+	n := &jnode{kind: jObject, off: p.i}
+	err := p.eachMember(func(kb []byte, koff int) *jsonError {
+		key := string(kb)
+		if p.lazy && key == lazyKey && p.i < len(p.src) && p.src[p.i] == '{' {
+			v, err := p.skim()
+			if err != nil {
+				return err
+			}
+			n.mems = append(n.mems, jmember{key: key, off: koff, val: v})
+			return nil
+		}
+		v, err := p.value()
+		if err != nil {
+			return err
+		}
+		n.mems = append(n.mems, jmember{key: key, off: koff, val: v})
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
+	return n, nil
+}
+
+// eachMember reads the object at p.i, calling fn with each key (valid
+// only during the call) and its offset, with p at the member's value,
+// which fn must read.
+func (p *jparser) eachMember(fn func(key []byte, koff int) *jsonError) *jsonError {
+	if err := p.enter(); err != nil {
+		return err
+	}
 	defer func() { p.depth-- }()
-	n := &jnode{kind: jObject, off: p.i}
+	off := p.i
 	p.i++
 	p.space()
 	if p.i < len(p.src) && p.src[p.i] == '}' {
 		p.i++
-		return n, nil
+		return nil
 	}
 	for {
 		p.space()
 		if p.i >= len(p.src) {
-			return nil, p.errf(n.off, "unterminated object")
+			return p.errf(off, "unterminated object")
 		}
 		if p.src[p.i] != '"' {
 			if p.src[p.i] == '}' {
-				return nil, p.errf(p.i, "trailing comma before '}'")
+				return p.errf(p.i, "trailing comma before '}'")
 			}
-			return nil, p.errf(p.i, "unexpected "+quoteWord(p.src[p.i:])+", want a key in double quotes")
+			return p.errf(p.i, "unexpected "+quoteWord(p.src[p.i:])+", want a key in double quotes")
 		}
 		koff := p.i
-		key, err := p.string()
+		key, err := p.stringBytes()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.space()
 		if p.i >= len(p.src) || p.src[p.i] != ':' {
-			return nil, p.errf(p.i, "want ':' after key "+strconv.Quote(key))
+			return p.errf(p.i, "want ':' after key "+strconv.Quote(string(key)))
 		}
 		p.i++
 		p.space()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
+		if err := fn(key, koff); err != nil {
+			return err
 		}
-		n.mems = append(n.mems, jmember{key: key, off: koff, val: v})
 		p.space()
 		if p.i >= len(p.src) {
-			return nil, p.errf(n.off, "unterminated object (missing '}')")
+			return p.errf(off, "unterminated object (missing '}')")
 		}
 		switch p.src[p.i] {
 		case ',':
 			p.i++
 		case '}':
 			p.i++
-			return n, nil
+			return nil
 		default:
-			return nil, p.errf(p.i, "unexpected "+quoteWord(p.src[p.i:])+", want ',' or '}' (a missing comma?)")
+			return p.errf(p.i, "unexpected "+quoteWord(p.src[p.i:])+", want ',' or '}' (a missing comma?)")
 		}
 	}
+}
+
+// skim checks the object at p.i and counts its members without building
+// it: a lazy node.
+func (p *jparser) skim() (*jnode, *jsonError) {
+	n := &jnode{kind: jObject, off: p.i, lazy: true}
+	err := p.eachMember(func([]byte, int) *jsonError {
+		n.count++
+		_, err := p.scalar()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.end = p.i
+	return n, nil
+}
+
+// jscalar is a value read by scalar: strings and numbers without a node
+// (raw is the string's bytes or the number's literal, valid while the
+// source is), anything else as a node.
+type jscalar struct {
+	kind jkind
+	off  int
+	raw  []byte
+	node *jnode
+}
+
+// scalar reads the value at p.i, allocating only for values other than
+// strings, numbers and literals.
+func (p *jparser) scalar() (jscalar, *jsonError) {
+	v := jscalar{off: p.i}
+	if p.i >= len(p.src) {
+		_, err := p.value()
+		return v, err
+	}
+	switch c := p.src[p.i]; {
+	case c == '"':
+		b, err := p.stringBytes()
+		v.kind, v.raw = jString, b
+		return v, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		err := p.scanNumber()
+		v.kind, v.raw = jNumber, p.src[v.off:p.i]
+		return v, err
+	}
+	n, err := p.value()
+	if err != nil {
+		return v, err
+	}
+	v.kind, v.node = n.kind, n
+	return v, nil
+}
+
+// eachMember calls fn for each member of an object node, reading a lazy
+// one from src again without allocating for string and number values.
+// The key and raw bytes are valid only during the call.
+func eachMember(src []byte, n *jnode, fn func(key []byte, koff int, v jscalar)) {
+	if !n.lazy {
+		for _, m := range n.mems {
+			v := jscalar{kind: m.val.kind, off: m.val.off, node: m.val}
+			if m.val.kind == jString || m.val.kind == jNumber {
+				v.raw = []byte(m.val.str)
+			}
+			fn([]byte(m.key), m.off, v)
+		}
+		return
+	}
+	p := &jparser{src: src, i: n.off}
+	// The object was checked when it was skimmed: no error can occur.
+	p.eachMember(func(key []byte, koff int) *jsonError {
+		v, err := p.scalar()
+		if err != nil {
+			return err
+		}
+		fn(key, koff, v)
+		return nil
+	})
 }
 
 func (p *jparser) array() (*jnode, *jsonError) {

@@ -107,7 +107,7 @@ func (r *reader) categoryFiles(n *jnode, src *source) {
 	})
 }
 
-var nativeShaperKeys = []string{"name", "class", "rate", "ceil", "description"}
+var nativeShaperKeys = []string{"name", "class", "rate", "ceil", "per", "description"}
 
 func (r *reader) nativeShaper(n *jnode, src *source) {
 	mems, ok := r.members(n, "shaper", true)
@@ -136,6 +136,10 @@ func (r *reader) nativeShaper(n *jnode, src *source) {
 				s.rate = v
 			} else {
 				s.ceil = v
+			}
+		case "per":
+			if v, ok := r.str(m.val, "shaper per"); ok {
+				s.per = v
 			}
 		case "description":
 			if v, ok := r.str(m.val, "shaper description"); ok {

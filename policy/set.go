@@ -8,8 +8,10 @@ package policy
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"ips/dpi"
@@ -30,9 +32,19 @@ type Set struct {
 	root     int32 // policy 0, -1 when the file has none
 	rules    []rule
 
-	hosts *pools.Hosts[[]owned]
-	pairs map[uint32][]owned
-	asns  map[uint32][]owned
+	// hosts maps each hostname pattern to the first of its hostRules;
+	// hostText holds their explanations.
+	hosts     *pools.Hosts[uint32]
+	hostRules []hostRule
+	hostText  [3]string // the pattern tables' texts, by pools.HostKind
+	// hostInherited holds hostRules' explanations as descendant policies
+	// inherit them, when there are at most eagerInherited rules; above,
+	// hostInheritedLazy caches them (*hostRule → string) as first used:
+	// one for every name of a big list would cost 26 bytes a name or more.
+	hostInherited     []string
+	hostInheritedLazy *sync.Map
+	pairs             map[uint32][]owned
+	asns              map[uint32][]owned
 
 	geo     *pools.Geo
 	geoKey  string
@@ -49,9 +61,10 @@ type Set struct {
 }
 
 type poolInfo struct {
-	id     int64
-	label  string // name, or "#id"
-	policy int32  // index
+	id       int64
+	label    string // name, or "#id"
+	policy   int32  // index
+	prefixes []netip.Prefix
 }
 
 // owned is one policy's entry for a key of a shared table (hostnames,
@@ -103,7 +116,10 @@ type Shaper struct {
 	Class uint16
 	// Rate is the guaranteed rate and Ceil the most the class may borrow,
 	// in bits per second (Ceil ≥ Rate; Ceil = Rate when not given).
-	Rate, Ceil  uint64
+	Rate, Ceil uint64
+	// Per says how the rate is divided: per pool (the default), one
+	// bucket for all, or per host inside each pool.
+	Per         verdict.ShaperPer
 	Description string
 }
 

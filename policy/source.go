@@ -105,6 +105,12 @@ type spolicy struct {
 	defOut      any
 	tables      [numTables][]sentry
 	score       *sscore
+	// hosts are the policy's hostnames tables, read entry by entry at
+	// compilation (tables[tHostnames] stays empty): a blocklist of a
+	// million names must not cost a source entry per name. hostCount is
+	// their number of entries.
+	hosts     []*jnode
+	hostCount int
 }
 
 type spool struct {
@@ -127,6 +133,7 @@ type sshaper struct {
 	classOff    int
 	hasClass    bool
 	rate, ceil  sval
+	per         sval // "pool" (default), "all" or "host"
 	description string
 }
 
@@ -321,6 +328,18 @@ func (r *reader) readMarkers(n *jnode, p *spolicy) {
 }
 
 func (r *reader) readTable(n *jnode, t table, p *spolicy) {
+	if t == tHostnames {
+		switch {
+		case n.kind == jObject:
+			p.hosts = append(p.hosts, n)
+			p.hostCount += n.count + len(n.mems)
+		case n.kind == jArray && len(n.elems) == 0 && !r.strict:
+			// ntopng's empty map
+		default:
+			r.d.errorf(r.f, n.off, "%s: want an object, not %s", tableKeys[t], describe(n))
+		}
+		return
+	}
 	mems, ok := r.members(n, tableKeys[t], false)
 	if !ok {
 		return

@@ -118,6 +118,12 @@ func (w *Worker) Decide(p *verdict.Packet) verdict.Decision {
 		w.stats.Undecodable++
 		return verdict.Decision{Action: w.cfg.Fail.Action(), PolicyID: -1, Rule: w.failRule}
 	}
+	switch p.From { // DNS answers are believed only from the side the query went to
+	case verdict.SideLAN:
+		w.pkt.Ingress = dpi.IngressInside
+	case verdict.SideWAN:
+		w.pkt.Ingress = dpi.IngressOutside
+	}
 	if p.HasHWAddr {
 		w.pkt.SrcMAC, w.pkt.HasMAC = p.HWAddr, true
 	}

@@ -274,7 +274,7 @@ func TestWorkerRevise(t *testing.T) {
 
 func TestWorkerUnjudgeable(t *testing.T) {
 	for _, mode := range []verdict.FailMode{verdict.FailOpen, verdict.FailClosed} {
-		r := newRig(t, mustParse(t, `{"version": 1, "policies": [{"id": 0}]}`, LoadOptions{}), WorkerConfig{Fail: mode})
+		r := newRig(t, mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "pass"}]}`, LoadOptions{}), WorkerConfig{Fail: mode})
 		d := r.send([]byte{0x45, 0, 0}, verdict.SideLAN)
 		if d.Action != mode.Action() || d.Final || d.PolicyID != -1 {
 			t.Errorf("%v: undecodable: %+v", mode, d)

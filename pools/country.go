@@ -228,6 +228,30 @@ func ContinentFromCode(code string) Continent {
 	return ContinentUnknown
 }
 
+// Continent is the continent MaxMind's databases give the country
+// (ContinentUnknown for codes they do not use). Databases whose records
+// carry only a country code get their continent from here.
+func (c Country) Continent() Continent {
+	if c >= NumCountrySlots {
+		return ContinentUnknown
+	}
+	return continentOfCountry[c]
+}
+
+// continentOfCountry is countriesOf (continents.go, generated) as a flat
+// table, so deriving a continent is one index.
+var continentOfCountry = func() (t [NumCountrySlots]Continent) {
+	for code, list := range countriesOf {
+		k := ContinentFromCode(code)
+		for _, cc := range strings.Fields(list) {
+			if c, ok := CountryCode(cc); ok {
+				t[c] = k
+			}
+		}
+	}
+	return t
+}()
+
 // ContinentSet is a set of continents (bit i = Continent i).
 type ContinentSet uint8
 

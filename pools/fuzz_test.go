@@ -1,6 +1,7 @@
 package pools
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -49,8 +50,14 @@ func FuzzHostPattern(f *testing.F) {
 	for _, s := range []string{"www.gstatic.com", "*.example.com", "=a.b", "A.B.", "", "*.", "a..b", "x*y"} {
 		f.Add(s)
 	}
+	f.Add("\u212a.com")
+	f.Add(" \u00a0a.b\u2003")
 	f.Fuzz(func(t *testing.T, s string) {
 		name, k, err := ParseHostPattern(s)
+		// The byte-slice reader is the string one's reference.
+		if rn, rk, rerr := referenceHostPattern(s); (err == nil) != (rerr == nil) || err == nil && (name != rn || k != rk) {
+			t.Fatalf("%q: %q %v %v, reference %q %v %v", s, name, k, err, rn, rk, rerr)
+		}
 		if err != nil {
 			return
 		}
@@ -69,4 +76,33 @@ func FuzzHostPattern(f *testing.F) {
 			t.Fatalf("%q (%v): self %v below %v", name, k, self, below)
 		}
 	})
+}
+
+// referenceHostPattern is ParseHostPattern as first written, on strings,
+// which the allocation-free AppendHostPattern must agree with.
+func referenceHostPattern(s string) (string, HostKind, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	k := Domain
+	switch {
+	case strings.HasPrefix(t, "="):
+		k, t = Exact, t[1:]
+	case strings.HasPrefix(t, "*."):
+		k, t = Subdomains, t[2:]
+	}
+	t = strings.TrimSuffix(t, ".")
+	if t == "" || len(t) > 253 {
+		return "", k, fmt.Errorf("bad")
+	}
+	for _, label := range strings.Split(t, ".") {
+		if label == "" || len(label) > 63 {
+			return "", k, fmt.Errorf("bad")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", k, fmt.Errorf("bad")
+			}
+		}
+	}
+	return t, k, nil
 }

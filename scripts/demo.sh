@@ -9,7 +9,10 @@
 #     a WAN host in throwaway network namespaces, starts "ips run" on the
 #     bridge with a policy that drops hostname blocked.example and
 #     BitTorrent, and has real clients (Go's TLS and HTTP, quic-go, DNS, a
-#     BitTorrent handshake) try their servers across it.
+#     BitTorrent handshake) try their servers across it;
+#  3. as root, shapes: a policy that throttles BitTorrent to 4 Mbit/s per
+#     pool, with BitTorrent-led TCP streams up and down from several LAN
+#     hosts and an unshaped download beside them, each measured.
 # Nothing leaves the machine; the namespaces are removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +34,16 @@ missing=""
 for c in ip nft conntrack; do command -v $c >/dev/null || missing="$missing $c"; done
 if [ -n "$missing" ]; then
   echo "== 2. inline: skipped: missing$missing (apt-get install -y iproute2 nftables conntrack)"
-  exit 0
-fi
+else
 echo "== 2. inline: LAN host ── br0 (ips run) ── WAN host, policy: drop hostname blocked.example and BitTorrent"
 go test -count=1 -v -run '^TestPolicyEndToEnd$' ./test/e2e 2>&1 |
   sed -n -e 's/^ *policy_test.go:[0-9]*: //p' -e '/^--- /p' -e '/^ok\|^FAIL/p'
+fi
+echo
+if ! command -v tc >/dev/null; then
+  echo "== 3. shaping: skipped: missing tc (apt-get install -y iproute2)"
+  exit 0
+fi
+echo "== 3. shaping: policy: BitTorrent shape:bt, 4 Mbit/s per pool (and a shaper per \"all\" and one per host); measured where the bytes arrive"
+go test -count=1 -v -run '^TestShapingEndToEnd$' ./test/e2e 2>&1 |
+  sed -n -e 's/^ *shaping_test.go:[0-9]*: RESULT //p' -e 's/^ *shaping_test.go:[0-9]*: \(  .*\)/\1/p' -e '/^--- /p' -e '/^ok\|^FAIL/p'

@@ -66,3 +66,17 @@ func TestFailMode(t *testing.T) {
 		t.Error("accepted maybe")
 	}
 }
+
+func TestShaperPer(t *testing.T) {
+	for s, want := range map[string]ShaperPer{"": PerPool, "pool": PerPool, "ALL": PerAll, " host ": PerHost} {
+		if got, err := ParseShaperPer(s); err != nil || got != want {
+			t.Errorf("%q: %v %v", s, got, err)
+		}
+	}
+	if _, err := ParseShaperPer("subnet"); err == nil {
+		t.Error("accepted subnet")
+	}
+	if ClassIDString(0x1fffe) != "1:fffe" {
+		t.Error(ClassIDString(0x1fffe))
+	}
+}

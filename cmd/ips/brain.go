@@ -2,6 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"runtime/debug"
+	"time"
 
 	"ips/dpi"
 	"ips/policy"
@@ -20,14 +22,25 @@ type brain interface {
 	NewDecider(queue uint16) verdict.Decider
 	// ShapeClasses are the shaper classes the loaded policy uses.
 	ShapeClasses() []uint16
+	// GeoIP describes the loaded policy's GeoIP databases, one line each.
+	GeoIP() []string
+	// ShapePlan is the loaded policy's shapers and pools.
+	ShapePlan() verdict.ShapePlan
 }
 
 // brainOptions are the run flags the policy engine needs.
 type brainOptions struct {
 	Policy   string
 	GeoIP    string
+	GeoIPASN string
 	MarkMask uint32
 	Fail     verdict.FailMode
+	// MaxFlows bounds each queue worker's flow table.
+	MaxFlows int
+	// OnDecided, when set, is told of every flow whose decision became
+	// final (on the worker's goroutine; it must not block).
+	OnDecided func(f *dpi.Flow, d verdict.Decision)
+	FlowIdle  time.Duration // the DPI engine's idle timeout (0: its default)
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -53,13 +66,23 @@ func newBrain(opt brainOptions, ev *eventSink, log *slog.Logger) (brain, []strin
 	return b, w, nil
 }
 
+// Reload compiles the new policy beside the one in force, which goes on
+// judging packets meanwhile, swaps them, and hands the old one's memory
+// back at once: with a blocklist of 1.5 M names the daemon then holds two
+// compiled policies only while the new one is built (README, "Hostile
+// policy input"). The collections cost a few tens of milliseconds per
+// reload.
 func (b *policyBrain) Reload(path string) ([]string, error) {
-	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
+	// What the last load or reload left behind is returned first, so
+	// that the new policy is built in that memory, not beside it.
+	debug.FreeOSMemory()
+	defer debug.FreeOSMemory()
+	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, GeoIPASN: b.opt.GeoIPASN, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
 	var warns []string
 	if rep != nil {
-		for _, d := range rep.Warnings {
-			warns = append(warns, d.String())
-		}
+		// The first policy.MaxShown warnings and a count of the rest;
+		// err's text is capped the same way.
+		warns = policy.Problems(nil, rep.Warnings)
 	}
 	if err != nil {
 		return warns, err
@@ -78,12 +101,21 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 			b.ev.flow(kind, f, cat, d)
 		}
 	}
+	// The engine tells why a flow ends (idle, evicted, flush at stop)
+	// just before the worker's Ended, on the same goroutine.
+	var why dpi.EndReason
 	return policy.NewWorker(policy.WorkerConfig{
-		Engine:  dpi.Config{DNSCache: b.dns},
+		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows, IdleTimeout: b.opt.FlowIdle, OnEnd: func(_ *dpi.Flow, r dpi.EndReason) { why = r }},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
-		Decided: report("decided"),
-		Ended:   report("ended"),
+		Decided: b.decided(report("decided")),
+		Ended: func(f *dpi.Flow, d verdict.Decision) {
+			var cat *dpi.Catalog
+			if s := b.holder.Load(); s != nil {
+				cat = s.Catalog()
+			}
+			b.ev.flowEnded(f, cat, d, why)
+		},
 	}, b.log.With("queue", queue))
 }
 
@@ -98,3 +130,21 @@ func (b *policyBrain) ShapeClasses() []uint16 {
 	}
 	return out
 }
+
+func (b *policyBrain) GeoIP() []string {
+	if s := b.holder.Load(); s != nil {
+		return geoipLines(s.Geo())
+	}
+	return nil
+}
+func (b *policyBrain) decided(report func(*dpi.Flow, verdict.Decision)) func(*dpi.Flow, verdict.Decision) {
+	if b.opt.OnDecided == nil {
+		return report
+	}
+	return func(f *dpi.Flow, d verdict.Decision) {
+		b.opt.OnDecided(f, d)
+		report(f, d)
+	}
+}
+
+func (b *policyBrain) ShapePlan() verdict.ShapePlan { return b.holder.Load().ShapePlan() }

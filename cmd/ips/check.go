@@ -16,12 +16,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "auto", "policy format: auto, nprobe (nProbe IPS / nFW lines) or native")
-	geoip := fs.String("geoip", "", "GeoIP2/GeoLite2 City or Country .mmdb (replaces the policy's geoip setting)")
-	geoipASN := fs.String("geoip-asn", "", "GeoIP2/GeoLite2 ASN .mmdb (replaces the policy's geoip setting)")
+	geoip := fs.String("geoip", "", "GeoIP location .mmdb: GeoIP2/GeoLite2 City or Country, DB-IP lite, IPinfo lite, ip-location-db (replaces the policy's geoip setting)")
+	geoipASN := fs.String("geoip-asn", "", "GeoIP ASN .mmdb: GeoLite2-ASN, DB-IP ASN lite, ip-location-db asn (replaces the policy's geoip setting)")
 	markMask := fs.String("mark-mask", "", "mark mask the markers must fit (default 0x00ff0000)")
 	catalogFiles := fs.String("catalog", "", "comma-separated extra catalog files (nDPI protos.txt syntax)")
 	convert := fs.Bool("convert", false, "print the policy in the native format (canonical names) on standard output")
 	quiet := fs.Bool("q", false, "print only problems")
+	lanPorts := fs.String("lan", "", "with shapers: the LAN `IFACE[,IFACE]` of ips run, to check (as root, in its namespace) that a port can be shaped")
+	wanPorts := fs.String("wan", "", "with shapers: the WAN `IFACE[,IFACE]` of ips run")
+	takeOver := fs.Bool("take-over-qdisc", false, "with --lan/--wan: as ips run --take-over-qdisc")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: ips check [flags] FILE
 
@@ -51,6 +54,7 @@ Flags:
 	}
 	path := fs.Arg(0)
 	var rep *policy.Report
+	var set *policy.Set
 	var out []byte
 	if *convert {
 		data, rerr := os.ReadFile(path)
@@ -60,20 +64,19 @@ Flags:
 		}
 		out, rep, err = policy.Convert(path, data, opt)
 	} else {
-		_, rep, err = policy.Load(path, opt)
+		set, rep, err = policy.Load(path, opt)
 	}
 	var el policy.ErrorList
-	if errors.As(err, &el) {
-		for _, d := range el {
-			fmt.Fprintln(stderr, d)
-		}
-	} else if err != nil {
+	var warns []policy.Diagnostic
+	if rep != nil {
+		warns = rep.Warnings
+	}
+	if err != nil && !errors.As(err, &el) {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 	}
-	if rep != nil {
-		for _, w := range rep.Warnings {
-			fmt.Fprintln(stderr, w)
-		}
+	// The first policy.MaxShown problems, then a count of the rest.
+	for _, line := range policy.Problems(el, warns) {
+		fmt.Fprintln(stderr, line)
 	}
 	if err != nil {
 		n := len(el)
@@ -87,6 +90,9 @@ Flags:
 		stdout.Write(out)
 		return 0
 	}
+	if set != nil {
+		checkShaping(path, set, opt.MarkMask, splitList(*lanPorts), splitList(*wanPorts), *takeOver, *quiet, stdout, stderr)
+	}
 	if !*quiet {
 		fmt.Fprintf(stdout, "%s: ok (%s format): %d pools (%d entries), %d policies, %d rules, %d hostnames, %d shapers; GeoIP: %s",
 			path, rep.Format, rep.Pools, rep.PoolEntries, rep.Policies, rep.Rules, rep.Hostnames, rep.Shapers, rep.GeoIP)
@@ -94,6 +100,9 @@ Flags:
 			fmt.Fprintf(stdout, "; custom protocols: %s", strings.Join(rep.CustomProtocols, ", "))
 		}
 		fmt.Fprintf(stdout, "; %d warning(s)\n", len(rep.Warnings))
+		for _, l := range geoipLines(set.Geo()) {
+			fmt.Fprintln(stdout, l)
+		}
 	}
 	return 0
 }

@@ -19,7 +19,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "read --lan, --wan, --queues, --queue-base and --mark-mask from the run config `FILE`")
-	cleanup := fs.Bool("cleanup", false, "remove the nftables table inet ips (left by a crash or a fail-closed stop) and exit")
+	cleanup := fs.Bool("cleanup", false, "remove the nftables tables inet ips and netdev ips (left by a crash or a fail-closed stop), put the ports' qdiscs back as they were before ips shaped them (from the state file in --state-dir), and exit")
 	noBind := fs.Bool("no-bind", false, "do not try to bind the queues")
 	cfg.flags(fs)
 	fs.Usage = func() {
@@ -41,17 +41,21 @@ Flags (the run flags that matter here, plus):
 		return 2
 	}
 	if *cleanup {
+		status := 0
 		removed, err := nfq.RemoveTable()
 		switch {
 		case err != nil:
 			fmt.Fprintf(stderr, "ips doctor: %v\n", err)
-			return 1
+			status = 1
 		case removed:
 			fmt.Fprintln(stdout, "removed nftables table inet ips: traffic is no longer queued")
 		default:
 			fmt.Fprintln(stdout, "no nftables table inet ips: nothing to remove")
 		}
-		return 0
+		if status == 0 {
+			status = cleanupShaping(cfg.StateDir, stdout, stderr)
+		}
+		return status
 	}
 	if *config != "" {
 		if err := loadRunConfig(*config, &cfg); err != nil {
@@ -114,6 +118,9 @@ Flags (the run flags that matter here, plus):
 			q.Queue, q.PortID, q.Waiting, q.Dropped, q.UserDropped)
 	}
 	fmt.Fprintf(stdout, "info  %d conntrack entries carry a decision under mask %#08x\n", dg.Decided, layout.Mask())
+	if cfg.Policy != "" {
+		doctorShaping(&cfg, line, stdout)
+	}
 	return status
 }
 

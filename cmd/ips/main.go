@@ -19,6 +19,9 @@ Usage:
   ips run [flags]              run inline on a bridge or router (NFQUEUE, needs root)
   ips reload [--control PATH]  make the running daemon reload its policy
   ips doctor [flags]           check the kernel for what ips run needs, with fixes
+  ips status [--json]          ask the running daemon how it is doing
+  ips flows [--json] [filters] list the running daemon's live decided flows with real byte counts
+  ips version                  print the version and the VCS revision of the build
   ips help                     this text
 
 Run "ips COMMAND --help" for the flags of a command.
@@ -47,6 +50,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReload(rest, stdout, stderr)
 	case "doctor":
 		return cmdDoctor(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
+	case "flows":
+		return cmdFlows(rest, stdout, stderr)
+	case "version", "--version":
+		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

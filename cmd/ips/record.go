@@ -69,6 +69,7 @@ type flowRecord struct {
 	Verdict  string `json:"verdict,omitempty"`
 	PolicyID *int32 `json:"policy_id,omitempty"`
 	Pool     string `json:"pool,omitempty"`
+	Shaper   string `json:"shaper,omitempty"`
 	Explain  string `json:"explain,omitempty"`
 }
 

@@ -143,7 +143,9 @@ func replayPolicy(path string, cfg dpi.Config, set *policy.Set, lan []netip.Pref
 		if why == dpi.EndActive {
 			rec.End = why.String()
 		}
-		rec.setDecision(w.Decision(f))
+		d := w.Decision(f)
+		rec.setDecision(d)
+		rec.Shaper = set.ShaperOf(d)
 		out.write(&rec)
 	}
 	w = policy.NewWorker(policy.WorkerConfig{Engine: cfg, Policy: holder, LAN: lan}, nil)
@@ -221,6 +223,9 @@ func (fw *flowWriter) write(r *flowRecord) {
 		verdict := r.Verdict
 		if verdict == "" {
 			verdict = "-"
+		}
+		if r.Shaper != "" {
+			verdict += ":" + r.Shaper
 		}
 		fmt.Fprintf(fw.table, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
 			r.Protocol, joinHostPort(r.SrcIP, r.SrcPort), joinHostPort(r.DstIP, r.DstPort),

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"ips/dpi"
 	"ips/nfq"
 	"ips/verdict"
 )
@@ -36,6 +37,7 @@ type runConfig struct {
 	QueueLen  int      `json:"queue_len"`
 	Fail      string   `json:"fail"`
 	GeoIP     string   `json:"geoip"`
+	GeoIPASN  string   `json:"geoip_asn"`
 	Events    string   `json:"events"`
 	Metrics   string   `json:"metrics"`
 	// ArrivalStamps: see the --arrival-stamps flag.
@@ -44,6 +46,18 @@ type runConfig struct {
 	Control       string `json:"control"`
 	LogLevel      string `json:"log_level"`
 	LogFormat     string `json:"log_format"`
+	// MaxFlows: see the --max-flows flag (0: sized from memory).
+	MaxFlows int `json:"max_flows"`
+	// Shaping: see the --wan-rate, --lan-rate, --take-over-qdisc and
+	// --state-dir flags.
+	WANRate       string `json:"wan_rate"`
+	LANRate       string `json:"lan_rate"`
+	TakeOverQdisc bool   `json:"take_over_qdisc"`
+	StateDir      string `json:"state_dir"`
+	// FlowIdle: see the --flow-idle flag.
+	FlowIdle string `json:"flow_idle"`
+	// EndedRate: see the --ended-events-rate flag.
+	EndedRate int `json:"ended_events_rate"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -84,8 +98,10 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel hashes addresses and IP protocol (not ports) to pick the queue, so each flow, and every flow of one host pair, stays on one queue")
 	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
 	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
+	fs.IntVar(&c.MaxFlows, "max-flows", 0, "flows tracked at once, `N` in total across the queues (split evenly per queue); when full, idle undecided flows are evicted first, then decided ones (their verdicts stay in conntrack). 0: sized from memory, MemTotal/128 at 1 KiB per flow, 4096..1048576")
 	fs.StringVar(&c.Fail, "fail", "open", "fail mode `open|closed`: what happens to undecided traffic when ips is down, overloaded or fails")
-	fs.StringVar(&c.GeoIP, "geoip", "", "GeoIP2/GeoLite2 country or city `FILE` (.mmdb) for country/continent rules")
+	fs.StringVar(&c.GeoIP, "geoip", "", "GeoIP location `FILE` (.mmdb: GeoIP2/GeoLite2, DB-IP lite, IPinfo lite, ip-location-db) for country/continent rules")
+	fs.StringVar(&c.GeoIPASN, "geoip-asn", "", "GeoIP ASN `FILE` (.mmdb: GeoLite2-ASN, DB-IP ASN lite, ip-location-db asn) for asn rules")
 	fs.StringVar(&c.Events, "events", "", "write NDJSON flow events (decided, ended) to `FILE` or to unix:PATH (a listening stream socket)")
 	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port), path /metrics")
 	fs.BoolVar(&c.ArrivalStamps, "arrival-stamps", false, "stamp every packet on arrival so ips_queue_added_latency_seconds measures the delay the queue adds, queue wait included; the kernel then stamps all received packets, system-wide (measured: a fifth less throughput on a veth bridge)")
@@ -93,6 +109,12 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Control, "control", defaultControl, "control socket `PATH` (ips reload talks to it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&c.WANRate, "wan-rate", "100gbit", "line `RATE` of each WAN port (upload): the HTB root class shapers borrow from (tc units: 1gbit, 500mbit)")
+	fs.StringVar(&c.LANRate, "lan-rate", "100gbit", "line `RATE` of each LAN port (download)")
+	fs.BoolVar(&c.TakeOverQdisc, "take-over-qdisc", false, "shape ports that already have a root qdisc of their own (it is put back on stop); without it such ports are reported and left alone")
+	fs.StringVar(&c.StateDir, "state-dir", "/run/ips", "`DIR` for the state file that records the ports' qdiscs before shaping (ips doctor --cleanup reads it after a crash)")
+	fs.IntVar(&c.EndedRate, "ended-events-rate", 2000, "at most `N` ended events a second from conntrack (a flood of short flows); the rest are counted in ips_flow_events_suppressed_total")
+	fs.StringVar(&c.FlowIdle, "flow-idle", "30s", "forget a flow in user space after this `DURATION` without a packet there (a decided flow's packets stay in the kernel: its \"ended\" event comes from conntrack, not from this timer)")
 }
 
 func splitList(s string) []string {
@@ -193,10 +215,14 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.QueueBase = fromFlags.QueueBase
 			case "queue-len":
 				cfg.QueueLen = fromFlags.QueueLen
+			case "max-flows":
+				cfg.MaxFlows = fromFlags.MaxFlows
 			case "fail":
 				cfg.Fail = fromFlags.Fail
 			case "geoip":
 				cfg.GeoIP = fromFlags.GeoIP
+			case "geoip-asn":
+				cfg.GeoIPASN = fromFlags.GeoIPASN
 			case "events":
 				cfg.Events = fromFlags.Events
 			case "metrics":
@@ -209,6 +235,18 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.LogLevel = fromFlags.LogLevel
 			case "log-format":
 				cfg.LogFormat = fromFlags.LogFormat
+			case "wan-rate":
+				cfg.WANRate = fromFlags.WANRate
+			case "lan-rate":
+				cfg.LANRate = fromFlags.LANRate
+			case "take-over-qdisc":
+				cfg.TakeOverQdisc = fromFlags.TakeOverQdisc
+			case "state-dir":
+				cfg.StateDir = fromFlags.StateDir
+			case "flow-idle":
+				cfg.FlowIdle = fromFlags.FlowIdle
+			case "ended-events-rate":
+				cfg.EndedRate = fromFlags.EndedRate
 			}
 		})
 	}
@@ -217,9 +255,10 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 
 // checked is a runConfig validated into the types the parts need.
 type checked struct {
-	fail   verdict.FailMode
-	layout verdict.MarkLayout
-	level  slog.Level
+	fail     verdict.FailMode
+	layout   verdict.MarkLayout
+	level    slog.Level
+	flowIdle time.Duration
 }
 
 func (c *runConfig) check() (checked, error) {
@@ -244,6 +283,9 @@ func (c *runConfig) check() (checked, error) {
 	if c.QueueLen < 1 {
 		bad("--queue-len %d: want at least 1", c.QueueLen)
 	}
+	if err := checkMaxFlows(c.MaxFlows, c.Queues); err != nil {
+		bad("%v", err)
+	}
 	var err error
 	if k.fail, err = verdict.ParseFailMode(c.Fail); err != nil {
 		bad("--fail: %v", err)
@@ -259,10 +301,19 @@ func (c *runConfig) check() (checked, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("--log-format %q: want text or json", c.LogFormat)
 	}
+	if k.flowIdle, err = time.ParseDuration(c.FlowIdle); err != nil || k.flowIdle < time.Second {
+		bad("--flow-idle %q: want a duration of at least 1s, e.g. 30s", c.FlowIdle)
+	}
+	if c.EndedRate < 1 {
+		bad("--ended-events-rate %d: want at least 1", c.EndedRate)
+	}
 	if c.Control == "" {
 		bad("--control: empty: give a path for the control socket")
 	}
-	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}} {
+	if _, err := c.shapingPorts(); err != nil {
+		bad("%v", err)
+	}
+	for _, f := range []struct{ flag, path string }{{"--policy", c.Policy}, {"--geoip", c.GeoIP}, {"--geoip-asn", c.GeoIPASN}} {
 		if f.path == "" {
 			continue
 		}
@@ -319,11 +370,14 @@ type runner struct {
 	k     checked
 	log   *slog.Logger
 	ev    *eventSink
+	tr    *flowTracker
 	brain brain
 	d     *nfq.Daemon
+	shape *shapingRun
 	ctl   net.Listener
 	http  *http.Server
 	stats runStats
+	info  runInfo
 	mu    sync.Mutex // one reload at a time
 }
 
@@ -337,7 +391,24 @@ func (r *runner) start() error {
 	if r.ev, err = openEvents(r.cfg.Events, r.log); err != nil {
 		return err
 	}
-	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, MarkMask: r.k.layout.Mask(), Fail: r.k.fail}, r.ev, r.log)
+	// The per-host shapers' hook is wired before the brain exists; it
+	// reads r.shape, set below before any queue runs.
+	onDecided := func(f *dpi.Flow, d verdict.Decision) {
+		if r.shape != nil {
+			r.shape.decided(f, d)
+		}
+	}
+	if r.tr, err = newFlowTracker(r.ev, r.k.layout, r.cfg.EndedRate, r.log); err != nil {
+		return err
+	}
+	r.ev.tr = r.tr
+	maxFlows := r.cfg.MaxFlows
+	if maxFlows == 0 {
+		maxFlows = defaultMaxFlows(memTotal())
+	}
+	r.log.Info("flow table", "max_flows", maxFlows, "per_queue", perQueueFlows(maxFlows, r.cfg.Queues))
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail,
+		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided, FlowIdle: r.k.flowIdle}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}
@@ -345,6 +416,18 @@ func (r *runner) start() error {
 		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
 	}
 	r.brain = b
+	r.info.started = time.Now()
+	r.info.notePolicy(r.cfg.Policy)
+	for _, l := range b.GeoIP() {
+		r.log.Info("policy", "geoip", l)
+	}
+	// Shaping before the queues: a flow decided "shape" finds its class.
+	if r.shape, err = newShapingRun(r.cfg, r.k.layout, r.log); err != nil {
+		return err
+	}
+	if err := r.shape.apply(b.ShapePlan()); err != nil {
+		return err
+	}
 	r.d, err = nfq.Start(nfq.Config{
 		QueueBase: uint16(r.cfg.QueueBase), Queues: r.cfg.Queues, Fail: r.k.fail, Layout: r.k.layout,
 		LAN: r.cfg.LAN, WAN: r.cfg.WAN, MaxQueueLen: uint32(r.cfg.QueueLen), ArrivalStamps: r.cfg.ArrivalStamps,
@@ -353,8 +436,9 @@ func (r *runner) start() error {
 	if err != nil {
 		return err
 	}
+	r.tr.start()
 	if r.cfg.Metrics != "" {
-		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log); err != nil {
+		if r.http, err = serveMetrics(r.cfg.Metrics, newCollector(r.d, r.ev, &r.stats), r.log, newShapingCollector(r.shape)); err != nil {
 			return err
 		}
 	}
@@ -371,7 +455,11 @@ func (r *runner) claimControl() error {
 		return fmt.Errorf("--control %s: another ips is running (it answers on the control socket); stop it or give another --control and --queue-base", r.cfg.Control)
 	}
 	_ = os.Remove(r.cfg.Control) // stale, from a crash
+	// Root only from the first instant (the socket answers status and
+	// flows, and reloads): no window between bind and chmod.
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", r.cfg.Control)
+	syscall.Umask(old)
 	if err != nil {
 		return fmt.Errorf("--control %s: %w", r.cfg.Control, err)
 	}
@@ -408,6 +496,13 @@ func (r *runner) shutdown() error {
 	if r.d != nil {
 		err = r.d.Stop()
 	}
+	if r.shape != nil {
+		if e := r.shape.shutdown(); e != nil {
+			r.log.Error("stop: restoring the ports' qdiscs", "err", e)
+			err = errors.Join(err, e)
+		}
+	}
+	r.tr.shutdown()
 	if r.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		r.http.Shutdown(ctx)
@@ -430,6 +525,9 @@ func (r *runner) reload(out io.Writer) bool {
 		}
 	}
 	warns, err := r.brain.Reload(r.cfg.Policy)
+	if err == nil {
+		r.info.notePolicy(r.cfg.Policy)
+	}
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 		say("warning", w)
@@ -441,6 +539,10 @@ func (r *runner) reload(out io.Writer) bool {
 			say("error", line)
 		}
 		return false
+	}
+	if err := r.shape.apply(r.brain.ShapePlan()); err != nil {
+		r.log.Error("reload: shaping not changed; the old classes stay in force", "err", err)
+		say("error", err.Error())
 	}
 	if err := r.d.SetShapeClasses(r.brain.ShapeClasses()); err != nil {
 		r.log.Error("reload: updating the shape rules", "err", err)
@@ -456,6 +558,12 @@ func (r *runner) reload(out io.Writer) bool {
 	}
 	if res.Marks.LastErr != nil {
 		r.log.Warn("reload: some ct marks could not be rewritten", "failed", res.Marks.Failed, "err", res.Marks.LastErr)
+	}
+	for _, l := range r.brain.GeoIP() {
+		r.log.Info("reload", "geoip", l)
+		if out != nil {
+			fmt.Fprintln(out, l)
+		}
 	}
 	msg := fmt.Sprintf("policy %s loaded; %d decided flows changed, %d ct marks rewritten (%d by reply tuple), %d already gone",
 		r.cfg.Policy, res.Changed, res.Marks.Updated, res.Marks.ByReply, res.Marks.NotFound)
@@ -485,6 +593,10 @@ func (r *runner) serveControl() {
 			switch strings.TrimSpace(line) {
 			case "reload":
 				r.reload(c)
+			case "status":
+				json.NewEncoder(c).Encode(r.status())
+			case "flows":
+				r.writeFlows(c)
 			case "stats":
 				rc, _ := r.d.RuleCounters()
 				json.NewEncoder(c).Encode(struct {
@@ -492,7 +604,7 @@ func (r *runner) serveControl() {
 					Rules  map[string]nfq.RuleCounter `json:"rules"`
 				}{r.d.Stats(), rc})
 			default:
-				fmt.Fprintf(c, "error: unknown command %q (want reload or stats)\n", strings.TrimSpace(line))
+				fmt.Fprintf(c, "error: unknown command %q (want reload, status, flows or stats)\n", strings.TrimSpace(line))
 			}
 		}()
 	}

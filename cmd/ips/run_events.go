@@ -28,6 +28,9 @@ type eventSink struct {
 	done    chan struct{}
 	close   sync.Once
 	log     *slog.Logger
+	// tr, when set, tracks decided flows so that their "ended" comes
+	// from conntrack (see flowTracker).
+	tr *flowTracker
 }
 
 // event is one line: the flow record (replay's fields) with the event
@@ -36,6 +39,7 @@ type event struct {
 	Event string `json:"event"`
 	Time  string `json:"time"`
 	*flowRecord
+	*flowAcct // ended events: counts, duration (nil: left out)
 }
 
 // openEvents starts the sink; an empty spec gives a sink that discards.
@@ -110,11 +114,16 @@ func (s *eventSink) runUnix(path string) {
 	}
 }
 
-func (s *eventSink) emit(kind string, rec *flowRecord) {
+func (s *eventSink) emit(kind string, rec *flowRecord) { s.emitAcct(kind, rec, nil) }
+
+// active reports whether events go anywhere.
+func (s *eventSink) active() bool { return s != nil && s.ch != nil }
+
+func (s *eventSink) emitAcct(kind string, rec *flowRecord, a *flowAcct) {
 	if s == nil || s.ch == nil {
 		return
 	}
-	b, err := json.Marshal(event{Event: kind, Time: time.Now().UTC().Format(time.RFC3339Nano), flowRecord: rec})
+	b, err := json.Marshal(event{Event: kind, Time: time.Now().UTC().Format(time.RFC3339Nano), flowRecord: rec, flowAcct: a})
 	if err != nil {
 		return
 	}
@@ -142,12 +151,38 @@ func withDecision(rec *flowRecord, d verdict.Decision) {
 // explain. It runs on the worker goroutine; the record is built here
 // because the *dpi.Flow is only valid during the callback.
 func (s *eventSink) flow(kind string, f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision) {
-	if s == nil || s.ch == nil {
+	if s == nil {
+		return
+	}
+	if s.tr != nil {
+		switch kind {
+		case "decided":
+			s.tr.decided(f, cat, d)
+		case "ended":
+			s.tr.userEnded(f, cat, d, "idle")
+			return
+		}
+	}
+	if s.ch == nil {
 		return
 	}
 	rec := newRecord(f, cat)
 	withDecision(&rec, d)
 	s.emit(kind, &rec)
+}
+
+// flowEnded reports a flow the DPI engine forgot, and why. With the
+// tracker, an undecided flow's "ended" is written now and a decided
+// one's when conntrack ends it.
+func (s *eventSink) flowEnded(f *dpi.Flow, cat *dpi.Catalog, d verdict.Decision, why dpi.EndReason) {
+	if s == nil {
+		return
+	}
+	if s.tr != nil {
+		s.tr.userEnded(f, cat, d, why.String())
+		return
+	}
+	s.flow("ended", f, cat, d)
 }
 
 // shutdown flushes what is buffered.

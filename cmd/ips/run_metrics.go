@@ -64,6 +64,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.adopted} {
 		ch <- d
 	}
+	c.ev.tr.describe(ch)
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -106,12 +107,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, c.ev.dropped.Load(), "dropped")
 	counter(c.repairs, c.d.TableRepairs())
 	ch <- prometheus.MustNewConstMetric(c.adopted, prometheus.GaugeValue, float64(c.d.Adopted()))
+	c.ev.tr.collect(ch)
 }
 
 // serveMetrics starts the Prometheus endpoint; it returns once listening.
-func serveMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, error) {
+func serveMetrics(addr string, c *collector, log *slog.Logger, extra ...prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics %s: %w", addr, err)

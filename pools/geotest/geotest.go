@@ -1,5 +1,6 @@
-// Package geotest builds small GeoIP2-style .mmdb databases for tests, so
-// no test depends on MaxMind's downloads.
+// Package geotest builds small .mmdb databases for tests, so no test
+// depends on a download: GeoIP2-style ones (LocationDB, ASNDB, Sample),
+// and any of the layouts operators have (Layout, Build, World).
 package geotest
 
 import (

@@ -38,13 +38,19 @@ type UDPLoad struct {
 	Payload        int     // bytes of UDP payload (at least 8: a send timestamp)
 	Rate           float64 // packets per second, paced evenly; 0: as fast as possible
 	Duration       time.Duration
+	// Srcs source addresses, from Src up, are cycled too (the address
+	// changes every flow): Ports×Srcs distinct flows. 0 or 1: Src only.
+	Srcs int
+	// Packets stops the load after that many packets (0: Duration only).
+	Packets uint64
 }
 
 func (l UDPLoad) args() []string {
 	return []string{"send", "-src", l.Src.String(), "-dst", l.Dst.String(),
 		"-ports", strconv.Itoa(max(l.Ports, 1)), "-per-flow", strconv.Itoa(max(l.PerFlow, 1)),
 		"-payload", strconv.Itoa(l.Payload), "-rate", strconv.FormatFloat(l.Rate, 'f', 0, 64),
-		"-duration", l.Duration.String()}
+		"-duration", l.Duration.String(), "-srcs", strconv.Itoa(max(l.Srcs, 1)),
+		"-packets", strconv.FormatUint(l.Packets, 10)}
 }
 
 // SendUDP runs the generator in the namespace, in its own process, and

@@ -4,7 +4,7 @@
 // latency measurements: its own process, so neither competes with the
 // daemon's runtime.
 //
-//	udpload send -src 10.77.0.2 -dst 10.77.0.200:9999 [-ports 8192] [-per-flow 2] [-payload 64] [-rate PPS] -duration 2s
+//	udpload send -src 10.77.0.2 -dst 10.77.0.200:9999 [-ports 8192] [-srcs 1] [-per-flow 2] [-payload 64] [-rate PPS] [-packets N] -duration 2s
 //	udpload sink -port 9999
 //
 // send prints "sent N". sink runs until SIGTERM/SIGINT, then prints
@@ -65,6 +65,8 @@ func send(args []string) error {
 	payload := fs.Int("payload", 64, "UDP payload bytes (>= 8)")
 	rate := fs.Float64("rate", 0, "packets per second, paced; 0: as fast as possible")
 	dur := fs.Duration("duration", 2*time.Second, "how long to send")
+	srcs := fs.Int("srcs", 1, "source addresses cycled, from -src up (the address changes every flow, the port every srcs flows): ports×srcs distinct flows")
+	limit := fs.Uint64("packets", 0, "stop after this many packets (0: only -duration stops)")
 	fs.Parse(args)
 	s, err := netip.ParseAddr(*src)
 	if err != nil {
@@ -107,13 +109,23 @@ func send(args []string) error {
 		hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
 	}
 	var seq, sent uint64
+	base := binary.BigEndian.Uint32(s.AsSlice())
+	*srcs = max(*srcs, 1)
+	// Source ports from 10000 up; more than fit there start at 1024.
+	portBase := uint64(10000)
+	if *ports > 65536-10000 {
+		*ports = min(*ports, 65536-1024)
+		portBase = 1024
+	}
 	fill := func(n int) {
 		now := monoNow()
 		for i := 0; i < n; i++ {
 			b := bufs[i]
-			flow := (seq / uint64(*perFlow)) % uint64(*ports)
+			flow := (seq / uint64(*perFlow)) % (uint64(*ports) * uint64(*srcs))
+			port, host := flow/uint64(*srcs), flow%uint64(*srcs)
 			binary.BigEndian.PutUint16(b[4:6], uint16(seq))
-			binary.BigEndian.PutUint16(b[20:22], uint16(10000+flow))
+			binary.BigEndian.PutUint32(b[12:16], base+uint32(host))
+			binary.BigEndian.PutUint16(b[20:22], uint16(portBase+port))
 			binary.BigEndian.PutUint64(b[28:36], uint64(now))
 			seq++
 		}
@@ -126,10 +138,15 @@ func send(args []string) error {
 	}
 	start := monoNow()
 	end := start + int64(*dur)
+	more := func() bool { return *limit == 0 || seq < *limit }
 	if *rate <= 0 {
-		for monoNow() < end {
-			fill(batch)
-			sendN(batch)
+		for more() && monoNow() < end {
+			n := batch
+			if *limit != 0 {
+				n = int(min(uint64(batch), *limit-seq))
+			}
+			fill(n)
+			sendN(n)
 		}
 	} else {
 		// Paced: each packet at its due time, sleeping with an absolute
@@ -138,7 +155,7 @@ func send(args []string) error {
 		_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 		interval := int64(float64(time.Second) / *rate)
 		next := start
-		for {
+		for more() {
 			now := monoNow()
 			if now >= end {
 				break
