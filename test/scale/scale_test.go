@@ -205,8 +205,11 @@ func run(tb testing.TB, n, rounds int, rp replay) measurement {
 	start.Done()
 	done.Wait()
 	m := measurement{workers: n, packets: n * rounds * len(pkts), wall: time.Since(t0), cpu: cpuTime() - cpu0}
+	// The workers' tables hash with seeds of their own and share the DNS
+	// cache, so a few flows may end differently; the work must be the
+	// same all but that.
 	for i := 1; i < n; i++ {
-		if finals[i] != finals[0] {
+		if d := finals[i] - finals[0]; d*100 > finals[0] || -d*100 > finals[0] {
 			tb.Errorf("worker %d made %d final decisions, worker 0 %d: the workers did different work", i, finals[i], finals[0])
 		}
 	}
