@@ -95,7 +95,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 		c.WAN = splitList(s)
 		return nil
 	})
-	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel's flow hash keeps each flow on one queue")
+	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel hashes addresses and IP protocol (not ports) to pick the queue, so each flow, and every flow of one host pair, stays on one queue")
 	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
 	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
 	fs.IntVar(&c.MaxFlows, "max-flows", 0, "flows tracked at once, `N` in total across the queues (split evenly per queue); when full, idle undecided flows are evicted first, then decided ones (their verdicts stay in conntrack). 0: sized from memory, MemTotal/128 at 1 KiB per flow, 4096..1048576")
@@ -574,6 +574,9 @@ func (r *runner) reload(out io.Writer) bool {
 	}
 	msg := fmt.Sprintf("policy %s loaded; %d decided flows changed, %d ct marks rewritten (%d by reply tuple), %d already gone",
 		r.cfg.Policy, res.Changed, res.Marks.Updated, res.Marks.ByReply, res.Marks.NotFound)
+	if res.Adopted > 0 {
+		msg += fmt.Sprintf("; %d flows decided before the restart kept their decision (not re-judged: their metadata died with the earlier run)", res.Adopted)
+	}
 	r.log.Info("reload", "result", msg)
 	say("ok", msg)
 	return true

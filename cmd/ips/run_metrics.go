@@ -33,7 +33,7 @@ type collector struct {
 	run *runStats
 
 	packets, verdicts, enobufs, kdropped, udropped, waiting, errs, panics, latency,
-	wait, rules, reloads, revised, marks, events, repairs *prometheus.Desc
+	wait, rules, reloads, revised, marks, events, repairs, adopted *prometheus.Desc
 }
 
 func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
@@ -55,12 +55,13 @@ func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
 		marks:    prometheus.NewDesc("ips_reload_marks_rewritten_total", "Conntrack marks rewritten on reload.", nil, nil),
 		events:   prometheus.NewDesc("ips_events_total", "Flow events written or dropped (sink full or disconnected).", []string{"result"}, nil),
 		repairs:  prometheus.NewDesc("ips_table_repairs_total", "Times our nftables rules had to be restored.", nil, nil),
+		adopted:  prometheus.NewDesc("ips_adopted_flows", "Flows decided by an earlier run (found in conntrack at start) still alive at the last look (start or reload); they keep their decision.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.verdicts, c.enobufs, c.kdropped, c.udropped, c.waiting,
-		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs} {
+		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.adopted} {
 		ch <- d
 	}
 	c.ev.tr.describe(ch)
@@ -105,6 +106,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, c.ev.written.Load(), "written")
 	counter(c.events, c.ev.dropped.Load(), "dropped")
 	counter(c.repairs, c.d.TableRepairs())
+	ch <- prometheus.MustNewConstMetric(c.adopted, prometheus.GaugeValue, float64(c.d.Adopted()))
 	c.ev.tr.collect(ch)
 }
 
