@@ -19,6 +19,7 @@ const (
 	lvPair                   // "master.app" protocol keys
 	lvApp                    // the application protocol
 	lvMaster                 // the master protocol
+	lvPorts                  // the L4 protocol and server port, by number
 	lvCategory               // the flow's category
 	lvASN                    // the remote host's AS number
 	lvCountry                // the remote host's country
@@ -76,6 +77,11 @@ type Host struct {
 	// MAC address is not known yet and some pool lists MACs. The caller
 	// sets it; a decision is never final while it is set.
 	MACPending bool
+	// Proto is the flow's IP protocol number and Port its server
+	// (responder) port, 0 for protocols without ports; the caller sets
+	// them for "ports" rules.
+	Proto uint8
+	Port  uint16
 }
 
 // Resolve finds the pool of the LAN host (address local, MAC mac when
@@ -107,11 +113,15 @@ type Input struct {
 	Local, Remote netip.Addr
 	LocalMAC      pools.MAC
 	HasMAC        bool
+	// Proto is the IP protocol number, Port the server (responder) port.
+	Proto uint8
+	Port  uint16
 }
 
 // Evaluate resolves the flow's hosts and judges it: Resolve then Judge.
 func (s *Set) Evaluate(in *Input) verdict.Decision {
 	h := s.Resolve(in.Local, in.LocalMAC, in.HasMAC, in.Remote)
+	h.Proto, h.Port = in.Proto, in.Port
 	return s.Judge(&h, in.Result)
 }
 
@@ -188,6 +198,10 @@ func (s *Set) match(p *cpolicy, h *Host, r *dpi.Result, lv level, ms *matches) u
 	case lvMaster:
 		if int(r.Master) < len(p.proto) && r.Master != 0 {
 			ri = p.proto[r.Master]
+		}
+	case lvPorts:
+		if p.ports != nil {
+			ri = lookupPorts(p.ports, uint32(h.Proto)<<16|uint32(h.Port))
 		}
 	case lvCategory:
 		if p.cat != nil {

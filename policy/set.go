@@ -86,6 +86,7 @@ type cpolicy struct {
 	country   []uint32
 	continent [pools.NumContinents]uint32
 	risk      [64]uint32
+	ports     []portRange // sorted, disjoint: the chain's ports merged
 	score     uint32
 	scoreMin  int
 	def       uint32
