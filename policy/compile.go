@@ -50,6 +50,7 @@ type compiler struct {
 	hostOff     []uint32                // per host rule: the key's offset in the file
 	hostShared  map[hostShareKey]uint32 // the rule each (policy, marker) shares
 	markerCache map[string]mval         // markers already resolved, by their text
+	excRisks    [][]string              // per risk exception: its risks' canonical names
 	nameBuf     []byte
 }
 
@@ -106,6 +107,7 @@ func (c *compiler) compile() *Set {
 	c.catalog()
 	c.policies()
 	c.pools()
+	c.riskExceptions()
 	c.geo()
 	c.finish()
 	if c.d.errs > 0 {

@@ -82,13 +82,20 @@ type Host struct {
 	// them for "ports" rules.
 	Proto uint8
 	Port  uint16
+	// Local is the LAN-side host; excAddr the risk exceptions its or
+	// Remote's address is in.
+	Local   netip.Addr
+	excAddr uint64
 }
 
 // Resolve finds the pool of the LAN host (address local, MAC mac when
 // hasMAC) and looks the remote address up in GeoIP when the policy uses
 // it.
 func (s *Set) Resolve(local netip.Addr, mac pools.MAC, hasMAC bool, remote netip.Addr) Host {
-	h := Host{Pool: -1, Remote: remote}
+	h := Host{Pool: -1, Remote: remote, Local: local}
+	if len(s.excAddrs) > 0 {
+		h.excAddr = s.excAddrMask(local, remote)
+	}
 	if p, ok := s.pools.Lookup(local, mac, hasMAC); ok {
 		h.Pool = p
 	}
@@ -142,13 +149,22 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 			Pool: poolLabel, Rule: noPolicyRule}
 	}
 	p := &s.policies[pi]
-	var ms matches
+	ms := matches{risks: r.Risks}
+	var exc uint64
+	var removed dpi.RiskSet
+	if s.excs != nil && r.Risks&^1 != 0 {
+		exc, removed = s.excepted(h, r)
+		ms.risks &^= removed
+	}
 	ri := s.first(p, h, r, &ms)
 	ru := s.rule(ri)
 	d := verdict.Decision{Action: ru.act, Class: ru.class, PolicyID: int32(p.id),
 		Pool: poolLabel, Chain: p.chainText, Rule: ru.text}
 	if ru.policy != pi {
 		d.Rule = s.inheritedText(ri, &ru)
+	}
+	if removed != 0 {
+		d.Rule = s.exceptText(d.Rule, h, r, exc, removed)
 	}
 	if h.MACPending {
 		return d
@@ -163,6 +179,8 @@ const noPolicyRule = "no pool and no policy 0 → pass"
 type matches struct {
 	rule [numLevels]uint32
 	done [numLevels]bool
+	// risks are the flow's risks less those risk exceptions remove.
+	risks dpi.RiskSet
 }
 
 func (s *Set) first(p *cpolicy, h *Host, r *dpi.Result, ms *matches) uint32 {
@@ -182,7 +200,7 @@ func (s *Set) match(p *cpolicy, h *Host, r *dpi.Result, lv level, ms *matches) u
 	var ri uint32
 	switch lv {
 	case lvRisk:
-		ri = s.matchRisk(p, r.Risks)
+		ri = s.matchRisk(p, ms.risks)
 	case lvHost:
 		if p.hasHosts && r.Hostname != "" {
 			ri = s.chainLookupHost(p, r.Hostname)
@@ -369,12 +387,14 @@ func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint3
 	hostMay := pend&dpi.FieldHostname != 0 || r.Hostname == ""
 	appMay := pend&(dpi.FieldApp|dpi.FieldHostname) != 0
 	catMay := appMay || hostMay && s.catHosts != nil
+	// A hostname risk exception may still remove risks the flow has.
+	excMay := hostMay && s.excNameMask != 0
 	for l := level(0); l < numLevels; l++ {
 		var variable bool
 		var sum summary
 		switch l {
 		case lvRisk:
-			variable, sum = riskMay, p.sum[sumRisk]
+			variable, sum = riskMay || excMay, p.sum[sumRisk]
 		case lvHost:
 			variable, sum = hostMay, p.sum[sumHost]
 		case lvPair, lvApp, lvMaster:
@@ -387,7 +407,7 @@ func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint3
 			if sum.differs(cur) {
 				return false
 			}
-			if l == lvRisk && m != 0 {
+			if l == lvRisk && m != 0 && !excMay {
 				return true // it keeps matching, with the same marker
 			}
 			continue

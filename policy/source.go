@@ -154,6 +154,7 @@ type source struct {
 	geoOff      int
 	protoFiles  []sval
 	catFiles    []scatfile
+	riskExc     []sriskExc
 }
 
 // reader decodes JSON nodes into the source model. In strict mode (the
