@@ -301,4 +301,3 @@ func (c *compiler) excCanon(i int) (hosts []string, risks []string) {
 	}
 	return hosts, c.excRisks[i]
 }
-
