@@ -1,10 +1,13 @@
 package policy
 
 import (
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
 	"ips/dpi"
+	"ips/pools"
 	"ips/verdict"
 )
 
@@ -139,5 +142,38 @@ func TestPortsLookupAllocs(t *testing.T) {
 	in := portFlow(17, 1500, classified(0, 0, ""))
 	if n := testing.AllocsPerRun(1000, func() { s.Evaluate(in) }); n != 0 {
 		t.Errorf("Evaluate with ports allocates %v times", n)
+	}
+}
+
+// BenchmarkJudgePortsExceptions: a policy of 1000 port ranges and risk
+// exceptions, flows with risks (some excepted): the binary search and
+// the exception scan per judgement.
+func BenchmarkJudgePortsExceptions(b *testing.B) {
+	var ports strings.Builder
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			ports.WriteString(", ")
+		}
+		ports.WriteString(`"udp/` + strconv.Itoa(i*50) + `-` + strconv.Itoa(i*50+9) + `": "drop"`)
+	}
+	s := mustParse(b, `{"version": 1,
+	  "risk_exceptions": [{"hosts": ["10.0.0.0/28", "*.printer.lan"], "risks": ["TLS_SELFSIGNED_CERTIFICATE"]},
+	                      {"hosts": ["192.0.2.1", "192.0.2.2", "=scanner.example"], "risks": ["NUMERIC_IP_HOST"]}],
+	  "policies": [{"id": 0, "default_marker": "pass", "markers": {"ports": {`+ports.String()+`},
+	    "risks": {"TLS_SELFSIGNED_CERTIFICATE": "drop"}}}]}`, LoadOptions{})
+	hs := make([]Host, 256)
+	rs := make([]dpi.Result, 256)
+	for i := range hs {
+		hs[i] = s.Resolve(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), pools.MAC{}, false, addr("198.51.100.1"))
+		hs[i].Proto, hs[i].Port = 17, uint16(i*197)
+		rs[i] = withRisks(classified(dpi.ProtoTLS, 0, "x.printer.lan"), dpi.RiskTLSSelfSigned)
+		if i%2 == 0 {
+			rs[i].Hostname = "www.example"
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Judge(&hs[i&255], &rs[i&255])
 	}
 }
