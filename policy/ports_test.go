@@ -77,11 +77,13 @@ func TestPortsParse(t *testing.T) {
 // what DPI cannot or need not name), a port beats the category and GeoIP;
 // a child's range overrides its parent's for the ports it covers.
 func TestPortsPrecedence(t *testing.T) {
+	loc, asn := sampleGeo(t)
 	s := mustParse(t, `{"version": 1, "policies": [
 	  {"id": 0, "default_marker": "pass", "markers": {"ports": {"tcp/1-1000": "drop", "udp/53": 5},
-	     "protocols": {"SSH": "pass"}, "categories": {"Media": 4}, "hostnames": {"ok.example": 6}}},
+	     "protocols": {"SSH": "pass"}, "categories": {"Media": 4}, "hostnames": {"ok.example": 6},
+	     "countries": {"US": 3}}},
 	  {"id": 1, "parent": 0, "markers": {"ports": {"tcp/400-500": 7}}}],
-	  "pools": [{"id": 1, "name": "p1", "ip": ["10.0.1.0/24"], "policy": 1}]}`, LoadOptions{})
+	  "pools": [{"id": 1, "name": "p1", "ip": ["10.0.1.0/24"], "policy": 1}]}`, LoadOptions{GeoIP: loc, GeoIPASN: asn})
 	cases := []struct {
 		name  string
 		local string
@@ -95,12 +97,14 @@ func TestPortsPrecedence(t *testing.T) {
 		{"hostname beats port", "10.0.0.1", 22, classified(dpi.ProtoTLS, 0, "ok.example"), 6, verdict.Mark, "hostname ok.example → mark 6"},
 		{"port beats category", "10.0.0.1", 443, withCat(classified(dpi.ProtoTLS, 0, ""), dpi.CategoryMedia), 0, verdict.Drop, "ports tcp/1-1000 → drop"},
 		{"category after port", "10.0.0.1", 1443, withCat(classified(dpi.ProtoTLS, 0, ""), dpi.CategoryMedia), 4, verdict.Mark, "category Media → mark 4"},
+		{"port beats country", "10.0.0.1", 443, classified(dpi.ProtoTLS, 0, ""), 0, verdict.Drop, "ports tcp/1-1000 → drop"},
+		{"country after port", "10.0.0.1", 1443, classified(dpi.ProtoTLS, 0, ""), 3, verdict.Mark, "country US → mark 3"},
 		{"child's range", "10.0.1.1", 443, classified(dpi.ProtoTLS, 0, ""), 7, verdict.Mark, "ports tcp/400-500 → mark 7"},
 		{"parent's range around it", "10.0.1.1", 399, classified(dpi.ProtoTLS, 0, ""), 0, verdict.Drop, "ports tcp/1-1000 → drop (inherited from policy 0)"},
 		{"parent's range after it", "10.0.1.1", 501, classified(dpi.ProtoTLS, 0, ""), 0, verdict.Drop, "ports tcp/1-1000 → drop (inherited from policy 0)"},
 	}
 	for _, c := range cases {
-		in := flow{local: c.local, remote: "198.51.100.1", r: c.r}.input()
+		in := flow{local: c.local, remote: "7.1.1.1", r: c.r}.input()
 		in.Proto, in.Port = 6, c.port
 		d := s.Evaluate(in)
 		if d.Action != c.act || d.Rule != c.rule || c.mark != 0 && d.Class != c.mark {
