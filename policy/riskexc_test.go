@@ -117,3 +117,68 @@ func TestRiskExceptionsParse(t *testing.T) {
 		t.Errorf("nprobe format exception: %v %q", d.Action, d.Rule)
 	}
 }
+
+// TestConvertPortsAndExceptions: an nProbe-format file with ports and risk
+// exceptions converts to a native document that decides alike.
+func TestConvertPortsAndExceptions(t *testing.T) {
+	src := `{"risk_exceptions": [{"hosts": ["::ffff:10.0.0.5", "*.Printer.LAN"], "risks": [6, "NUMERIC_IP_HOST"]}]}
+{"policy": {"id": 0, "default_marker": "pass", "markers": {"ports": {"ipproto/6": "drop", "UDP/5-10": 4, "ipproto/47": "reject"},
+  "risks": {"TLS_SELFSIGNED_CERTIFICATE": "drop"}, "protocols": {"TLS": "pass"}}}}
+`
+	dir := t.TempDir()
+	out, _, err := Convert(dir+"/p.conf", []byte(src), LoadOptions{Format: FormatNProbe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"tcp/*": "drop"`, `"udp/5-10": 4`, `"ipproto/47": "reject"`, `"10.0.0.5"`, `"*.printer.lan"`, `"TLS_SELFSIGNED_CERTIFICATE"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("converted lacks %s:\n%s", want, out)
+		}
+	}
+	orig := mustParse(t, src, LoadOptions{Format: FormatNProbe})
+	conv, _, err := Parse(dir+"/c.json", out, LoadOptions{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	n := 0
+	for _, local := range []string{"10.0.0.5", "10.0.0.6"} {
+		for _, r := range []dpi.Result{withRisks(classified(dpi.ProtoTLS, 0, "a.printer.lan"), dpi.RiskTLSSelfSigned),
+			withRisks(classified(dpi.ProtoHTTP, 0, ""), dpi.RiskTLSSelfSigned, dpi.RiskNumericIPHost), classified(0, 0, "")} {
+			for _, pp := range [][2]int{{6, 80}, {17, 7}, {17, 11}, {47, 0}, {1, 0}} {
+				in := flow{local: local, remote: "198.51.100.1", r: r}.input()
+				in.Proto, in.Port = uint8(pp[0]), uint16(pp[1])
+				a, b := orig.Evaluate(in), conv.Evaluate(in)
+				if a != b {
+					t.Errorf("%s %v %s: %+v vs %+v", local, pp, r.AppName(), a, b)
+				}
+				n++
+			}
+		}
+	}
+	if n != 30 {
+		t.Fatal(n)
+	}
+}
+
+// TestRiskExceptionTextsConcurrent: workers share a Set; the cached
+// explanations are built once under concurrent first use (run with -race).
+func TestRiskExceptionTextsConcurrent(t *testing.T) {
+	s := mustParse(t, excPolicy, LoadOptions{})
+	want := "default_marker → pass; risk TLS_SELFSIGNED_CERTIFICATE excepted for 192.168.1.0/24 (exception 1)"
+	done := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var got string
+			for i := 0; i < 200; i++ {
+				d := s.Evaluate(flow{local: "192.168.1.9", remote: "198.51.100.1", r: withRisks(classified(dpi.ProtoTLS, 0, ""), dpi.RiskTLSSelfSigned)}.input())
+				got = d.Rule
+			}
+			done <- got
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if got := <-done; got != want {
+			t.Errorf("%q", got)
+		}
+	}
+}
