@@ -394,7 +394,9 @@ func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint3
 		var sum summary
 		switch l {
 		case lvRisk:
-			variable, sum = riskMay || excMay, p.sum[sumRisk]
+			// Exceptions only remove risks: one that may still apply
+			// matters only to a risk match.
+			variable, sum = riskMay || excMay && s.match(p, h, r, l, ms) != 0, p.sum[sumRisk]
 		case lvHost:
 			variable, sum = hostMay, p.sum[sumHost]
 		case lvPair, lvApp, lvMaster:

@@ -83,6 +83,11 @@ func TestRiskExceptionFinality(t *testing.T) {
 	if d := s.Evaluate(flow{local: "10.0.0.6", remote: "198.51.100.1", r: r}.input()); d.Action != verdict.Drop || !d.Final {
 		t.Errorf("name known: %v final %v, want drop, final", d.Action, d.Final)
 	}
+	// No risk: an exception has nothing to remove, the name may come.
+	r = partial(dpi.ProtoTLS, 0, "", dpi.FieldHostname)
+	if d := s.Evaluate(flow{local: "10.0.0.6", remote: "198.51.100.1", r: r}.input()); d.Action != verdict.Pass || !d.Final {
+		t.Errorf("no risk, name pending: %v final %v, want pass, final", d.Action, d.Final)
+	}
 	r = withRisks(partial(dpi.ProtoTLS, 0, "", dpi.FieldHostname), dpi.RiskTLSSelfSigned)
 	if d := s.Evaluate(flow{local: "10.0.0.5", remote: "198.51.100.1", r: r}.input()); d.Action != verdict.Pass {
 		t.Errorf("address excepted, name pending: %v", d.Action)
