@@ -154,7 +154,10 @@ type source struct {
 	geoOff      int
 	protoFiles  []sval
 	catFiles    []scatfile
-	riskExc     []sriskExc
+	// onUninspectable is the document's "on_uninspectable" (native
+	// format only): "pass" or "drop"; empty when not given.
+	onUninspectable sval
+	riskExc         []sriskExc
 }
 
 // reader decodes JSON nodes into the source model. In strict mode (the
