@@ -64,6 +64,20 @@ type Decision struct {
 	// the policy chain ("policy 2 (⊂ 1 ⊂ 0)") and the rule that matched
 	// ("hostname www.gstatic.com → drop").
 	Pool, Chain, Rule string
+	// Monitor says the decision is made, explained, counted and reported
+	// but not enforced (ips run --monitor, or "enforce": false on the
+	// policy): the kernel gets "pass" for the flow (MarkLayout.Value),
+	// while Action keeps the would-be verdict for the record.
+	Monitor bool
+}
+
+// Enforced is the action the kernel applies: Action, or Pass for a
+// monitored decision that has one.
+func (d Decision) Enforced() Action {
+	if d.Monitor && d.Action != None {
+		return Pass
+	}
+	return d.Action
 }
 
 // Explain renders the path that made the decision, e.g.
