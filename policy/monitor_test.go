@@ -129,3 +129,16 @@ func TestWorkerReviseEnforce(t *testing.T) {
 		t.Errorf("enforce switched off: changes %+v", got)
 	}
 }
+
+// TestConvertKeepsEnforce: ips convert writes "enforce" where the source
+// set it, so the converted policy monitors the same policies.
+func TestConvertKeepsEnforce(t *testing.T) {
+	out, _, err := Convert("p.json", []byte(monitorDoc), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustParse(t, string(out), LoadOptions{})
+	if got := s.MonitoredPolicies(); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("converted: monitored %v, want [1 2]:\n%s", got, out)
+	}
+}
