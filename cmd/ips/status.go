@@ -435,7 +435,7 @@ Flags:
 	for _, l := range flows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", protoName(l.Protocol),
 			net.JoinHostPort(l.SrcIP, strconv.Itoa(int(l.SrcPort))), net.JoinHostPort(l.DstIP, strconv.Itoa(int(l.DstPort))),
-			dash(l.ApplicationName), dash(l.RequestedServerName), dash(l.Pool), dash(l.Verdict),
+			dash(l.ApplicationName), dash(l.RequestedServerName), dash(l.Pool), dash(l.verdictCell()),
 			humanBytes(l.Src2DstBytes), humanBytes(l.Dst2SrcBytes), (time.Duration(l.AgeMS) * time.Millisecond).Round(time.Second), l.Explain)
 	}
 	tw.Flush()
@@ -470,4 +470,13 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// verdictCell is the verdict column: a monitored decision's would-be
+// verdict is marked, since the flow passes.
+func (r *flowRecord) verdictCell() string {
+	if r.Enforced != nil && !*r.Enforced && r.Verdict != "" {
+		return r.Verdict + "(monitor)"
+	}
+	return r.Verdict
 }
