@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,5 +163,72 @@ func TestPolicyEnforceFalse(t *testing.T) {
 	}
 	if _, err := apps.HTTPSGet(topo.LAN, monitored, "blocked.example", 2*time.Second); err == nil {
 		t.Errorf("pool trial after enforce true: https blocked.example got through")
+	}
+}
+
+// TestMonitoredShapePassesUnshaped: BitTorrent is shaped at 4 Mbit/s in
+// two pools, one of whose policy has "enforce": false. The enforced
+// pool's download keeps to the rate; the monitored pool's download runs
+// unshaped, and its decided event says shape, enforced false.
+func TestMonitoredShapePassesUnshaped(t *testing.T) {
+	topo := harness.NewTopology(t)
+	shapeServers(t, topo, &sync.Map{})
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.json")
+	if err := harness.WriteFile(pol, `{"version": 1,
+ "shapers": [{"name": "bt", "class": 1, "rate": "4mbit"}],
+ "pools": [{"name": "shaped", "ip": ["10.77.0.2/32"], "policy": 1},
+           {"name": "watched", "ip": ["10.77.0.3/32"], "policy": 2}],
+ "policies": [{"id": 0, "default_marker": "pass"},
+  {"id": 1, "parent": 0, "markers": {"protocols": {"BitTorrent": "shape:bt"}}},
+  {"id": 2, "parent": 1, "enforce": false}]}`); err != nil {
+		t.Fatal(err)
+	}
+	events := filepath.Join(dir, "events.ndjson")
+	topo.StartDaemon(t, dir, "--policy", pol, "--events", events, "--state-dir", dir)
+	shaped := openStream(t, topo, "shaped", "10.77.0.2", 6882)
+	watched := openStream(t, topo, "watched", "10.77.0.3", 6882)
+	time.Sleep(time.Second) // past the decision and TCP's start
+	s0, w0, t0 := shaped.n.Load(), watched.n.Load(), time.Now()
+	time.Sleep(2 * time.Second)
+	d := time.Since(t0)
+	rs, rw := shaped.rate(s0, shaped.n.Load(), d), watched.rate(w0, watched.n.Load(), d)
+	t.Logf("RESULT shaped pool %.1f Mbit/s (shaper 4 Mbit/s), monitored pool %.1f Mbit/s", rs, rw)
+	if rs > 6 {
+		t.Errorf("enforced pool at %.1f Mbit/s, want ≤ 6 (shaped at 4)", rs)
+	}
+	if rw < 20 {
+		t.Errorf("monitored pool at %.1f Mbit/s, want ≥ 20 (unshaped; the shaper is 4)", rw)
+	}
+	for _, c := range []struct {
+		src      string
+		enforced bool
+	}{{"10.77.0.2", true}, {"10.77.0.3", false}} {
+		var verdict string
+		var enforced *bool
+		found := false
+		f, err := os.ReadFile(events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(f), "\n") {
+			if line == "" {
+				continue
+			}
+			var raw map[string]any
+			if err := json.Unmarshal([]byte(line), &raw); err != nil {
+				t.Fatal(err)
+			}
+			if raw["event"] == "decided" && raw["src_ip"] == c.src && raw["dst_port"] == float64(6882) {
+				verdict, _ = raw["verdict"].(string)
+				if v, ok := raw["enforced"].(bool); ok {
+					enforced = &v
+				}
+				found = true
+			}
+		}
+		if !found || verdict != "shape" || enforced == nil || *enforced != c.enforced {
+			t.Errorf("%s: decided event found=%v verdict %q enforced %v, want shape enforced %v", c.src, found, verdict, enforced, c.enforced)
+		}
 	}
 }
