@@ -4,7 +4,13 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +76,7 @@ func TestMonitorMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := filepath.Join(dir, "events.ndjson")
-	d := topo.StartDaemon(t, dir, "--policy", pol, "--events", events, "--monitor")
+	d := topo.StartDaemon(t, dir, "--policy", pol, "--events", events, "--monitor", "--metrics", "127.0.0.1:9420")
 	lan := topo.LAN4(0)
 	// Twice: the second connection finds the first one's decision in
 	// the kernel (the mark says pass), the first was decided in flight.
@@ -106,6 +112,32 @@ func TestMonitorMode(t *testing.T) {
 	out, _ = exec.Command(harness.Binary(t), "status", "--control", d.Control).CombinedOutput()
 	if !strings.Contains(string(out), "MONITOR") {
 		t.Errorf("ips status does not show monitor mode:\n%s", out)
+	}
+	// Metrics, inside the bridge namespace: the would-be drop is counted
+	// apart, not as a drop the kernel made.
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return topo.Bridge.Dialer(netip.Addr{}, time.Second)(ctx, network, addr)
+	}}
+	resp, err := (&http.Client{Transport: tr, Timeout: 3 * time.Second}).Get("http://127.0.0.1:9420/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var monitoredDrops, drops float64
+	for _, line := range strings.Split(string(body), "\n") {
+		var v float64
+		if strings.HasPrefix(line, "ips_monitored_verdicts_total{") && strings.Contains(line, `verdict="drop"}`) {
+			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
+			monitoredDrops += v
+		}
+		if strings.HasPrefix(line, "ips_verdicts_total{") && strings.Contains(line, `verdict="drop"}`) {
+			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
+			drops += v
+		}
+	}
+	if monitoredDrops == 0 || drops != 0 {
+		t.Errorf("metrics: ips_monitored_verdicts_total drop %v, ips_verdicts_total drop %v; want > 0 and 0", monitoredDrops, drops)
 	}
 }
 
