@@ -140,7 +140,13 @@ func (h *handler) packet(body []byte) {
 			h.acceptLater(m.ID)
 		}
 	case d.Final && d.Action != verdict.None:
-		if int(d.Action) < len(h.l.decided) {
+		// A monitored decision is counted by its would-be action; the
+		// mark (layout.Apply) carries "pass".
+		if d.Monitor {
+			if int(d.Action) < len(h.l.monitored) {
+				h.l.monitored[d.Action]++
+			}
+		} else if int(d.Action) < len(h.l.decided) {
 			h.l.decided[d.Action]++
 		}
 		h.out.appendVerdict(h.queue, m.ID, nfRepeat, h.layout.Apply(m.Mark, d), true)

@@ -168,6 +168,25 @@ func TestHandlerVerdicts(t *testing.T) {
 	}
 }
 
+// TestHandlerMonitored: a monitored drop is repeated with the pass mark
+// (the kernel passes and offloads the flow) and counted apart, by its
+// would-be action.
+func TestHandlerMonitored(t *testing.T) {
+	dec := &scripted{answers: []verdict.Decision{{Action: verdict.Drop, Final: true, Monitor: true}}}
+	h := newTestHandler(t, dec, verdict.FailOpen)
+	h.begin(1)
+	h.datagram(kernelPacket(7, 20, 0, 0, 0, udp4(client, server)))
+	got := parseVerdicts(t, h.finish())
+	if len(got) != 1 || got[0] != (sentVerdict{verdict: nfRepeat, id: 20, mark: 0x00030000, hasMark: true}) {
+		t.Fatalf("verdicts %+v, want one NF_REPEAT with the pass mark 0x00030000", got)
+	}
+	h.flush(1000, 0)
+	s := h.c.snapshot(7)
+	if s.MonitoredBy(verdict.Drop) != 1 || s.DecidedBy(verdict.Drop) != 0 || s.DecidedBy(verdict.Pass) != 0 {
+		t.Errorf("stats: monitored %v decided %v", s.Monitored, s.Decided)
+	}
+}
+
 func TestHandlerFailModeOnPanic(t *testing.T) {
 	for _, fail := range []verdict.FailMode{verdict.FailOpen, verdict.FailClosed} {
 		dec := &scripted{answers: []verdict.Decision{{}}, panicAt: 2}

@@ -18,6 +18,10 @@ type QueueStats struct {
 	// Decided counts NF_REPEAT verdicts by action (index verdict.Action):
 	// the packet's mark carries the decision into the ct mark.
 	Decided [8]uint64
+	// Monitored counts NF_REPEAT verdicts of monitored decisions by the
+	// would-be action (index verdict.Action): the mark carried "pass"
+	// (verdict.Decision.Monitor). They are not in Decided.
+	Monitored [8]uint64
 	// FailVerdicts counts packets that got the fail-mode verdict because
 	// the decider failed (panicked) on them.
 	FailVerdicts uint64
@@ -79,7 +83,7 @@ func (h *Histogram) Count() uint64 {
 // counters is the live, atomically updated form of QueueStats.
 type counters struct {
 	packets, batches, undecided                     atomic.Uint64
-	decided                                         [8]atomic.Uint64
+	decided, monitored                              [8]atomic.Uint64
 	failVerdicts, panics, truncated, gso, malformed atomic.Uint64
 	enobufs, recvErrors, sendErrors, verdictErrors  atomic.Uint64
 	revisions, foreign                              atomic.Uint64
@@ -126,7 +130,7 @@ func bucket(d time.Duration) int {
 // local is a batch's worth of counts, added to counters once.
 type local struct {
 	packets, undecided, failVerdicts, panics, truncated, gso, malformed, verdictErrors, foreign uint64
-	decided                                                                                     [8]uint64
+	decided, monitored                                                                          [8]uint64
 }
 
 func (c *counters) add(l *local, batchNanos int64) {
@@ -138,6 +142,11 @@ func (c *counters) add(l *local, batchNanos int64) {
 	for i, n := range l.decided {
 		if n != 0 {
 			c.decided[i].Add(n)
+		}
+	}
+	for i, n := range l.monitored {
+		if n != 0 {
+			c.monitored[i].Add(n)
 		}
 	}
 	for _, p := range []struct {
@@ -167,6 +176,7 @@ func (c *counters) snapshot(q uint16) QueueStats {
 	}
 	for i := range c.decided {
 		s.Decided[i] = c.decided[i].Load()
+		s.Monitored[i] = c.monitored[i].Load()
 	}
 	for i := range c.latency {
 		s.Latency.Counts[i] = c.latency[i].Load()
@@ -186,6 +196,15 @@ func (s *QueueStats) DecidedTotal() uint64 {
 		n += v
 	}
 	return n
+}
+
+// MonitoredBy is the count of NF_REPEAT verdicts of monitored decisions
+// whose would-be action is a (the kernel was told "pass").
+func (s *QueueStats) MonitoredBy(a verdict.Action) uint64 {
+	if int(a) < len(s.Monitored) {
+		return s.Monitored[a]
+	}
+	return 0
 }
 
 // DecidedBy is the count of NF_REPEAT verdicts for one action.

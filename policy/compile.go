@@ -90,6 +90,7 @@ func (c *compiler) compile() *Set {
 		pairs:             map[uint32][]owned{},
 		asns:              map[uint32][]owned{},
 		byID:              map[int64]int32{},
+		monitor:           c.opt.Monitor,
 	}
 	c.set.dropUninspectable = c.src.onUninspectable.s == "drop"
 	c.geoLocOff, c.geoASNOff = -1, -1
@@ -610,6 +611,15 @@ func (c *compiler) policies() {
 			p.chain = append(p.chain, k)
 			if k != int32(ci) {
 				ids = append(ids, strconv.FormatInt(c.set.policies[k].id, 10))
+			}
+		}
+		// "enforce" is inherited: the nearest policy of the chain that
+		// sets it decides; none does: enforced, unless --monitor.
+		p.monitor = c.opt.Monitor
+		for _, k := range p.chain {
+			if e := sp[c.srcOf[k]].enforce; e != nil {
+				p.monitor = c.opt.Monitor || !*e
+				break
 			}
 		}
 		p.chainText = fmt.Sprintf("policy %d", p.id)

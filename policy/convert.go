@@ -131,6 +131,9 @@ func Convert(name string, data []byte, opt LoadOptions) ([]byte, *Report, error)
 		if pc := c.parentC[ci]; pc >= 0 {
 			o = append(o, kv{"parent", set.policies[pc].id})
 		}
+		if p.enforce != nil {
+			o = append(o, kv{"enforce", *p.enforce})
+		}
 		if p.def != nil {
 			o = append(o, kv{"default_marker", p.defOut})
 		}

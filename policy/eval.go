@@ -155,7 +155,7 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	}
 	if pi < 0 {
 		return verdict.Decision{Action: verdict.Pass, Final: !h.MACPending, PolicyID: -1,
-			Pool: poolLabel, Rule: noPolicyRule}
+			Pool: poolLabel, Rule: noPolicyRule, Monitor: s.monitor}
 	}
 	p := &s.policies[pi]
 	ms := matches{risks: r.Risks}
@@ -168,7 +168,7 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	ri := s.first(p, h, r, &ms)
 	ru := s.rule(ri)
 	d := verdict.Decision{Action: ru.act, Class: ru.class, PolicyID: int32(p.id),
-		Pool: poolLabel, Chain: p.chainText, Rule: ru.text}
+		Pool: poolLabel, Chain: p.chainText, Rule: ru.text, Monitor: p.monitor}
 	if ru.policy != pi {
 		d.Rule = s.inheritedText(ri, &ru)
 	}

@@ -194,7 +194,7 @@ func (r *reader) nativePool(n *jnode, src *source) {
 	src.pools = append(src.pools, p)
 }
 
-var nativePolicyKeys = []string{"id", "name", "description", "parent", "default_marker", "markers", "flow_risk"}
+var nativePolicyKeys = []string{"id", "name", "description", "parent", "enforce", "default_marker", "markers", "flow_risk"}
 
 func (r *reader) nativePolicy(n *jnode, src *source) {
 	mems, ok := r.members(n, "policy", true)
@@ -209,6 +209,15 @@ func (r *reader) nativePolicy(n *jnode, src *source) {
 		if m.key == "parent" {
 			p.parent, p.hasParent = r.integer(m.val, "policy parent")
 			p.parentOff = m.val.off
+			continue
+		}
+		if m.key == "enforce" {
+			if m.val.kind != jBool {
+				r.d.errorf(r.f, m.val.off, "policy enforce: want true or false, not %s", describe(m.val))
+				continue
+			}
+			v := m.val.b
+			p.enforce = &v
 			continue
 		}
 		if m.key == "root" || m.key == "hostnames" {

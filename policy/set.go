@@ -30,6 +30,7 @@ type Set struct {
 	policies []cpolicy
 	byID     map[int64]int32
 	root     int32 // policy 0, -1 when the file has none
+	monitor  bool  // LoadOptions.Monitor
 	rules    []rule
 
 	// hosts maps each hostname pattern to the first of its hostRules;
@@ -95,6 +96,9 @@ type cpolicy struct {
 	name      string
 	chain     []int32 // itself, its parent, …, the top
 	chainText string  // "policy 2 (⊂ 1 ⊂ 0)"
+	// monitor: the policy's decisions are not enforced ("enforce": false
+	// on it or, when it sets none, on the nearest ancestor that does).
+	monitor   bool
 	proto     []uint32
 	cat       []uint32
 	country   []uint32
@@ -151,9 +155,30 @@ type LoadOptions struct {
 	// CatalogFiles are operator catalog files (nDPI protos.txt syntax)
 	// read before the policy's custom_protocols.
 	CatalogFiles []string
+	// Monitor makes every decision of the Set a monitored one (ips run
+	// --monitor): judged, explained and reported, never enforced.
+	Monitor bool
 	// Previous is the Set being replaced: its GeoIP databases are reused
 	// when the files have not changed, which makes reloads cheap.
 	Previous *Set
+}
+
+// Monitor reports whether the Set was loaded with LoadOptions.Monitor.
+func (s *Set) Monitor() bool { return s != nil && s.monitor }
+
+// MonitoredPolicies lists the ids of the policies whose decisions are not
+// enforced ("enforce": false, set or inherited, or LoadOptions.Monitor).
+func (s *Set) MonitoredPolicies() []int64 {
+	if s == nil {
+		return nil
+	}
+	var ids []int64
+	for i := range s.policies {
+		if s.policies[i].monitor {
+			ids = append(ids, s.policies[i].id)
+		}
+	}
+	return ids
 }
 
 // Report describes a loaded policy: its warnings, and what it holds.

@@ -112,6 +112,9 @@ type spolicy struct {
 	// their number of entries.
 	hosts     []*jnode
 	hostCount int
+	// enforce is the native format's "enforce" (nil: not set, so the
+	// parent's applies; see cpolicy.monitor).
+	enforce *bool
 }
 
 type spool struct {

@@ -279,7 +279,10 @@ func (w *Worker) Revise(changed func(verdict.Tuple, verdict.Decision)) {
 		}
 		old := st.d
 		d := w.judge(f, st, set, false)
-		if d.Final == old.Final && d.Action == old.Action && d.Class == old.Class {
+		// A change of monitor mode alone (an "enforce" switched at
+		// reload) rewrites the mark too: the decisions already made are
+		// then enforced, or stop being.
+		if d.Final == old.Final && d.Action == old.Action && d.Class == old.Class && d.Monitor == old.Monitor {
 			return
 		}
 		st.final = d.Final

@@ -69,13 +69,16 @@ func (l MarkLayout) ActionMask() uint32 {
 }
 
 // Value is the mark value (inside the mask) for a final decision. An
-// undecided decision encodes to 0.
+// undecided decision encodes to 0. A monitored decision encodes as pass:
+// this is the one place where monitor mode turns a verdict into the
+// kernel's, so the flow is offloaded, passing, and unshaped.
 func (l MarkLayout) Value(d Decision) uint32 {
 	if !d.Final || d.Action == None {
 		return 0
 	}
-	v := uint32(decidedBit) | uint32(d.Action)<<actionShift
-	if d.Action == Shape || d.Action == Mark {
+	a := d.Enforced()
+	v := uint32(decidedBit) | uint32(a)<<actionShift
+	if a == Shape || a == Mark {
 		v |= uint32(d.Class) << classShift
 	}
 	return (v << l.shift) & l.mask

@@ -58,12 +58,27 @@ type Decision struct {
 	// Final means no later DPI result can change the decision, so the flow
 	// can be handed to the kernel and stop being queued.
 	Final bool
+	// Monitor says the decision is made, explained, counted and reported
+	// but not enforced (ips run --monitor, or "enforce": false on the
+	// policy): the kernel gets "pass" for the flow (MarkLayout.Value),
+	// while Action keeps the would-be verdict for the record. (Beside
+	// Final, it takes padding: a Decision stays 64 bytes.)
+	Monitor bool
 	// PolicyID is the policy that decided (-1 when none did).
 	PolicyID int32
 	// Pool, Chain and Rule explain the decision: the pool the LAN host is in,
 	// the policy chain ("policy 2 (⊂ 1 ⊂ 0)") and the rule that matched
 	// ("hostname www.gstatic.com → drop").
 	Pool, Chain, Rule string
+}
+
+// Enforced is the action the kernel applies: Action, or Pass for a
+// monitored decision that has one.
+func (d Decision) Enforced() Action {
+	if d.Monitor && d.Action != None {
+		return Pass
+	}
+	return d.Action
 }
 
 // Explain renders the path that made the decision, e.g.

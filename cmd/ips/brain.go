@@ -26,6 +26,9 @@ type brain interface {
 	GeoIP() []string
 	// ShapePlan is the loaded policy's shapers and pools.
 	ShapePlan() verdict.ShapePlan
+	// Monitored lists the ids of the loaded policy's policies whose
+	// decisions are not enforced ("enforce": false, or --monitor).
+	Monitored() []int64
 }
 
 // brainOptions are the run flags the policy engine needs.
@@ -35,6 +38,8 @@ type brainOptions struct {
 	GeoIPASN string
 	MarkMask uint32
 	Fail     verdict.FailMode
+	// Monitor: every decision is monitored, none enforced (--monitor).
+	Monitor bool
 	// MaxFlows bounds each queue worker's flow table.
 	MaxFlows int
 	// OnDecided, when set, is told of every flow whose decision became
@@ -77,7 +82,7 @@ func (b *policyBrain) Reload(path string) ([]string, error) {
 	// that the new policy is built in that memory, not beside it.
 	debug.FreeOSMemory()
 	defer debug.FreeOSMemory()
-	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, GeoIPASN: b.opt.GeoIPASN, MarkMask: b.opt.MarkMask, Previous: b.holder.Load()})
+	set, rep, err := policy.Load(path, policy.LoadOptions{GeoIP: b.opt.GeoIP, GeoIPASN: b.opt.GeoIPASN, MarkMask: b.opt.MarkMask, Monitor: b.opt.Monitor, Previous: b.holder.Load()})
 	var warns []string
 	if rep != nil {
 		// The first policy.MaxShown warnings and a count of the rest;
@@ -148,3 +153,5 @@ func (b *policyBrain) decided(report func(*dpi.Flow, verdict.Decision)) func(*dp
 }
 
 func (b *policyBrain) ShapePlan() verdict.ShapePlan { return b.holder.Load().ShapePlan() }
+
+func (b *policyBrain) Monitored() []int64 { return b.holder.Load().MonitoredPolicies() }

@@ -66,7 +66,10 @@ type flowRecord struct {
 	BTInfoHash    string   `json:"bt_info_hash,omitempty"`
 
 	// With a policy.
-	Verdict  string `json:"verdict,omitempty"`
+	Verdict string `json:"verdict,omitempty"`
+	// Enforced is false for a monitored decision (Verdict is what would
+	// have been done; the flow passed). Absent without a decision.
+	Enforced *bool  `json:"enforced,omitempty"`
 	PolicyID *int32 `json:"policy_id,omitempty"`
 	Pool     string `json:"pool,omitempty"`
 	Shaper   string `json:"shaper,omitempty"`
@@ -135,10 +138,17 @@ func newRecord(f *dpi.Flow, cat *dpi.Catalog) flowRecord {
 // decided (-1 for none), the LAN host's pool and the explanation.
 func (r *flowRecord) setDecision(d verdict.Decision) {
 	r.Verdict = d.Action.String()
+	r.Enforced = enforcedField(d)
 	id := d.PolicyID
 	r.PolicyID = &id
 	r.Pool = d.Pool
 	r.Explain = d.Explain()
+}
+
+// enforcedField is a record's "enforced": false for a monitored decision.
+func enforcedField(d verdict.Decision) *bool {
+	e := !d.Monitor
+	return &e
 }
 
 func tlsVersionName(v uint16) string {

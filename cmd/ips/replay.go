@@ -227,6 +227,9 @@ func (fw *flowWriter) write(r *flowRecord) {
 		if r.Shaper != "" {
 			verdict += ":" + r.Shaper
 		}
+		if r.Enforced != nil && !*r.Enforced {
+			verdict += " (monitor)" // would-be verdict; the flow passes
+		}
 		fmt.Fprintf(fw.table, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
 			r.Protocol, joinHostPort(r.SrcIP, r.SrcPort), joinHostPort(r.DstIP, r.DstPort),
 			r.ApplicationName, r.CategoryName, dash(r.RequestedServerName),

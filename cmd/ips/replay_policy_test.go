@@ -16,6 +16,7 @@ type judged struct {
 	PolicyID *int   `json:"policy_id"`
 	Pool     string `json:"pool"`
 	Explain  string `json:"explain"`
+	Enforced *bool  `json:"enforced"`
 	Src      string `json:"src_ip"`
 	Dst      string `json:"dst_ip"`
 }
@@ -119,5 +120,35 @@ func TestReplayPoolsAndLAN(t *testing.T) {
 	}
 	if code, _, _ := runIPS("replay", "--policy", pol, "--lan", "nonsense", conformance+"tor.pcap"); code != 2 {
 		t.Errorf("bad --lan: exit %d", code)
+	}
+}
+
+// TestReplayEnforceFalse: with "enforce": false on the policy of the
+// Tor host's pool, replay still says drop for its Tor flows, with
+// "enforced": false; the flows of policy 0 say enforced true.
+func TestReplayEnforceFalse(t *testing.T) {
+	if _, err := os.Stat(conformance + "tor.pcap"); err != nil {
+		t.Skip("conformance captures not present")
+	}
+	dir := t.TempDir()
+	pol := dir + "/p.json"
+	os.WriteFile(pol, []byte(`{"version": 1,
+	  "pools": [{"name": "trial", "ip": ["192.168.1.252"], "policy": 1}],
+	  "policies": [{"id": 0, "default_marker": "pass", "markers": {"protocols": {"Tor": "drop"}}},
+	    {"id": 1, "parent": 0, "enforce": false}]}`), 0o644)
+	monitoredDrops := 0
+	for _, f := range replayJudged(t, "--policy", pol, conformance+"tor.pcap") {
+		if f.Enforced == nil {
+			t.Fatalf("%s → %s: no enforced field", f.Src, f.Dst)
+		}
+		if want := f.Pool != "trial"; *f.Enforced != want {
+			t.Errorf("%s → %s (pool %q): enforced %v, want %v", f.Src, f.Dst, f.Pool, *f.Enforced, want)
+		}
+		if f.Pool == "trial" && f.Verdict == "drop" {
+			monitoredDrops++
+		}
+	}
+	if monitoredDrops < 7 {
+		t.Errorf("%d Tor flows of the monitored pool say drop, want 7 or more", monitoredDrops)
 	}
 }

@@ -58,6 +58,8 @@ type runConfig struct {
 	FlowIdle string `json:"flow_idle"`
 	// EndedRate: see the --ended-events-rate flag.
 	EndedRate int `json:"ended_events_rate"`
+	// Monitor: see the --monitor flag.
+	Monitor bool `json:"monitor"`
 }
 
 const defaultControl = "/run/ips.sock"
@@ -114,6 +116,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.TakeOverQdisc, "take-over-qdisc", false, "shape ports that already have a root qdisc of their own (it is put back on stop); without it such ports are reported and left alone")
 	fs.StringVar(&c.StateDir, "state-dir", "/run/ips", "`DIR` for the state file that records the ports' qdiscs before shaping (ips doctor --cleanup reads it after a crash)")
 	fs.IntVar(&c.EndedRate, "ended-events-rate", 2000, "at most `N` ended events a second from conntrack (a flood of short flows); the rest are counted in ips_flow_events_suppressed_total")
+	fs.BoolVar(&c.Monitor, "monitor", false, "monitor mode: judge, explain, count and report every flow as the policy says, but let it pass (unshaped); records say \"enforced\": false with the would-be verdict. Per policy: \"enforce\": false")
 	fs.StringVar(&c.FlowIdle, "flow-idle", "30s", "forget a flow in user space after this `DURATION` without a packet there (a decided flow's packets stay in the kernel: its \"ended\" event comes from conntrack, not from this timer)")
 }
 
@@ -247,6 +250,8 @@ func parseRunArgs(args []string, stderr io.Writer) (*runConfig, int) {
 				cfg.FlowIdle = fromFlags.FlowIdle
 			case "ended-events-rate":
 				cfg.EndedRate = fromFlags.EndedRate
+			case "monitor":
+				cfg.Monitor = fromFlags.Monitor
 			}
 		})
 	}
@@ -409,7 +414,7 @@ func (r *runner) start() error {
 		maxFlows = defaultMaxFlows(memTotal())
 	}
 	r.log.Info("flow table", "max_flows", maxFlows, "per_queue", perQueueFlows(maxFlows, r.cfg.Queues))
-	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail,
+	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail, Monitor: r.cfg.Monitor,
 		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided, FlowIdle: r.k.flowIdle}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
@@ -449,7 +454,10 @@ func (r *runner) start() error {
 		}
 	}
 	go r.serveControl()
-	r.log.Info("ips running", "policy", r.cfg.Policy, "control", r.cfg.Control, "pid", os.Getpid())
+	if r.cfg.Monitor {
+		r.log.Warn("monitor mode: decisions are reported (\"enforced\": false), not enforced; every flow passes")
+	}
+	r.log.Info("ips running", "policy", r.cfg.Policy, "control", r.cfg.Control, "pid", os.Getpid(), "monitor", r.cfg.Monitor)
 	return nil
 }
 

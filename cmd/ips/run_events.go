@@ -140,6 +140,7 @@ func withDecision(rec *flowRecord, d verdict.Decision) {
 	if !d.Final {
 		rec.Verdict = "undecided"
 	}
+	rec.Enforced = enforcedField(d)
 	id := d.PolicyID
 	rec.PolicyID = &id
 	rec.Pool = d.Pool

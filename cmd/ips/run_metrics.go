@@ -32,7 +32,7 @@ type collector struct {
 	ev  *eventSink
 	run *runStats
 
-	packets, verdicts, enobufs, kdropped, udropped, waiting, errs, panics, latency,
+	packets, verdicts, monitored, enobufs, kdropped, udropped, waiting, errs, panics, latency,
 	wait, rules, reloads, revised, marks, events, repairs, adopted *prometheus.Desc
 }
 
@@ -41,26 +41,30 @@ func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
 	return &collector{d: d, ev: ev, run: run,
 		packets:  prometheus.NewDesc("ips_queue_packets_total", "Packets received from the queue.", q, nil),
 		verdicts: prometheus.NewDesc("ips_verdicts_total", "Verdicts given: undecided (NF_ACCEPT, flow stays queued), a final action (NF_REPEAT with the decision mark), or fail (fail-mode verdict after a decider error).", []string{"queue", "verdict"}, nil),
-		enobufs:  prometheus.NewDesc("ips_queue_enobufs_total", "Receive buffer overruns reported by the socket (ENOBUFS).", q, nil),
-		kdropped: prometheus.NewDesc("ips_queue_kernel_dropped_total", "Packets the kernel dropped because the queue was full (queue_dropped; with fail-open they are accepted instead).", q, nil),
-		udropped: prometheus.NewDesc("ips_queue_user_dropped_total", "Packets the kernel could not deliver to the socket (queue_user_dropped).", q, nil),
-		waiting:  prometheus.NewDesc("ips_queue_waiting", "Packets queued in the kernel waiting for a verdict.", q, nil),
-		errs:     prometheus.NewDesc("ips_queue_errors_total", "Receive, send and verdict errors (none is fatal).", []string{"queue", "kind"}, nil),
-		panics:   prometheus.NewDesc("ips_decider_panics_total", "Decider panics (each packet got the fail-mode verdict).", q, nil),
-		latency:  prometheus.NewDesc("ips_queue_batch_latency_seconds", "Time a packet's batch spent in user space, from receive to verdict.", q, nil),
-		wait:     prometheus.NewDesc("ips_queue_added_latency_seconds", "Latency the queue added to a packet: from its arrival on the gateway (kernel receive timestamp) to its verdict, queue wait included.", q, nil),
-		rules:    prometheus.NewDesc("ips_rule_packets_total", "Packets matched by our nftables rules, by rule tag.", []string{"rule"}, nil),
-		reloads:  prometheus.NewDesc("ips_reloads_total", "Policy reloads.", []string{"result"}, nil),
-		revised:  prometheus.NewDesc("ips_reload_flows_changed_total", "Decided flows whose decision changed on reload.", nil, nil),
-		marks:    prometheus.NewDesc("ips_reload_marks_rewritten_total", "Conntrack marks rewritten on reload.", nil, nil),
-		events:   prometheus.NewDesc("ips_events_total", "Flow events written or dropped (sink full or disconnected).", []string{"result"}, nil),
-		repairs:  prometheus.NewDesc("ips_table_repairs_total", "Times our nftables rules had to be restored.", nil, nil),
-		adopted:  prometheus.NewDesc("ips_adopted_flows", "Flows decided by an earlier run (found in conntrack at start) still alive at the last look (start or reload); they keep their decision.", nil, nil),
+		// Monitored decisions are a metric of their own, not a label of
+		// ips_verdicts_total, so that sum(ips_verdicts_total{verdict="drop"})
+		// keeps counting only what the kernel dropped.
+		monitored: prometheus.NewDesc("ips_monitored_verdicts_total", "Final decisions of monitor mode (ips run --monitor or \"enforce\": false), by would-be verdict; the kernel was told pass (enforced=false in the flow record).", []string{"queue", "verdict"}, nil),
+		enobufs:   prometheus.NewDesc("ips_queue_enobufs_total", "Receive buffer overruns reported by the socket (ENOBUFS).", q, nil),
+		kdropped:  prometheus.NewDesc("ips_queue_kernel_dropped_total", "Packets the kernel dropped because the queue was full (queue_dropped; with fail-open they are accepted instead).", q, nil),
+		udropped:  prometheus.NewDesc("ips_queue_user_dropped_total", "Packets the kernel could not deliver to the socket (queue_user_dropped).", q, nil),
+		waiting:   prometheus.NewDesc("ips_queue_waiting", "Packets queued in the kernel waiting for a verdict.", q, nil),
+		errs:      prometheus.NewDesc("ips_queue_errors_total", "Receive, send and verdict errors (none is fatal).", []string{"queue", "kind"}, nil),
+		panics:    prometheus.NewDesc("ips_decider_panics_total", "Decider panics (each packet got the fail-mode verdict).", q, nil),
+		latency:   prometheus.NewDesc("ips_queue_batch_latency_seconds", "Time a packet's batch spent in user space, from receive to verdict.", q, nil),
+		wait:      prometheus.NewDesc("ips_queue_added_latency_seconds", "Latency the queue added to a packet: from its arrival on the gateway (kernel receive timestamp) to its verdict, queue wait included.", q, nil),
+		rules:     prometheus.NewDesc("ips_rule_packets_total", "Packets matched by our nftables rules, by rule tag.", []string{"rule"}, nil),
+		reloads:   prometheus.NewDesc("ips_reloads_total", "Policy reloads.", []string{"result"}, nil),
+		revised:   prometheus.NewDesc("ips_reload_flows_changed_total", "Decided flows whose decision changed on reload.", nil, nil),
+		marks:     prometheus.NewDesc("ips_reload_marks_rewritten_total", "Conntrack marks rewritten on reload.", nil, nil),
+		events:    prometheus.NewDesc("ips_events_total", "Flow events written or dropped (sink full or disconnected).", []string{"result"}, nil),
+		repairs:   prometheus.NewDesc("ips_table_repairs_total", "Times our nftables rules had to be restored.", nil, nil),
+		adopted:   prometheus.NewDesc("ips_adopted_flows", "Flows decided by an earlier run (found in conntrack at start) still alive at the last look (start or reload); they keep their decision.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.packets, c.verdicts, c.enobufs, c.kdropped, c.udropped, c.waiting,
+	for _, d := range []*prometheus.Desc{c.packets, c.verdicts, c.monitored, c.enobufs, c.kdropped, c.udropped, c.waiting,
 		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.adopted} {
 		ch <- d
 	}
@@ -77,6 +81,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.verdicts, s.Undecided, q, "undecided")
 		for a := verdict.Pass; a <= verdict.Mark; a++ {
 			counter(c.verdicts, s.DecidedBy(a), q, a.String())
+			counter(c.monitored, s.MonitoredBy(a), q, a.String())
 		}
 		counter(c.verdicts, s.FailVerdicts, q, "fail")
 		counter(c.verdicts, s.Foreign, q, "foreign")

@@ -144,7 +144,8 @@ func (s *shapingRun) warnUnshaped(shapers int) {
 // shaper asks for its pool's class, into a per-host shaper for its LAN
 // host's. It never blocks.
 func (s *shapingRun) decided(f *dpi.Flow, d verdict.Decision) {
-	if d.Action != verdict.Shape || d.Pool == "" {
+	// A monitored shape passes unshaped: no per-host or per-pool map.
+	if d.Action != verdict.Shape || d.Pool == "" || d.Monitor {
 		return
 	}
 	idx := s.lazy.Load()

@@ -52,20 +52,25 @@ func (i *runInfo) notePolicy(path string) {
 
 // statusReply is the control socket's answer to "status".
 type statusReply struct {
-	Version    buildVersion  `json:"version"`
-	PID        int           `json:"pid"`
-	Started    string        `json:"started"`
-	UptimeS    float64       `json:"uptime_s"`
-	Policy     policyInfo    `json:"policy"`
-	KernelPath string        `json:"kernel_path"`
-	Fail       string        `json:"fail"`
-	MarkMask   string        `json:"mark_mask"`
-	LAN        []string      `json:"lan"`
-	WAN        []string      `json:"wan"`
-	Queues     []queueStatus `json:"queues"`
-	Totals     queueStatus   `json:"totals"`
-	Flows      flowsStatus   `json:"flows"`
-	Reloads    struct {
+	Version    buildVersion `json:"version"`
+	PID        int          `json:"pid"`
+	Started    string       `json:"started"`
+	UptimeS    float64      `json:"uptime_s"`
+	Policy     policyInfo   `json:"policy"`
+	KernelPath string       `json:"kernel_path"`
+	Fail       string       `json:"fail"`
+	// Monitor: the daemon runs with --monitor (nothing enforced);
+	// MonitoredPolicies are the policies not enforced ("enforce": false,
+	// set or inherited; all of them under --monitor).
+	Monitor           bool          `json:"monitor"`
+	MonitoredPolicies []int64       `json:"monitored_policies,omitempty"`
+	MarkMask          string        `json:"mark_mask"`
+	LAN               []string      `json:"lan"`
+	WAN               []string      `json:"wan"`
+	Queues            []queueStatus `json:"queues"`
+	Totals            queueStatus   `json:"totals"`
+	Flows             flowsStatus   `json:"flows"`
+	Reloads           struct {
 		OK     uint64 `json:"ok"`
 		Failed uint64 `json:"failed"`
 	} `json:"reloads"`
@@ -81,6 +86,9 @@ type queueStatus struct {
 	Packets   uint64            `json:"packets"`
 	Undecided uint64            `json:"undecided"`
 	Verdicts  map[string]uint64 `json:"verdicts"`
+	// Monitored counts monitored final decisions by would-be verdict
+	// (the kernel was told pass); they are not in Verdicts.
+	Monitored map[string]uint64 `json:"monitored,omitempty"`
 	// FailVerdicts: packets given the fail-mode verdict because the
 	// decider failed on them. Packets the kernel lets through unqueued
 	// when the queue is full or no listener is bound (fail-open
@@ -129,6 +137,8 @@ func (r *runner) status() statusReply {
 	r.info.mu.Unlock()
 	s.KernelPath = r.d.Capabilities().Queue.String()
 	s.Fail = r.k.fail.String()
+	s.Monitor = r.cfg.Monitor
+	s.MonitoredPolicies = r.brain.Monitored()
 	s.MarkMask = fmt.Sprintf("%#08x", r.k.layout.Mask())
 	s.LAN, s.WAN = r.cfg.LAN, r.cfg.WAN
 	s.Totals.Queue = -1
@@ -140,6 +150,16 @@ func (r *runner) status() statusReply {
 			if n := q.DecidedBy(a); n > 0 {
 				qs.Verdicts[a.String()] = n
 				s.Totals.Verdicts[a.String()] += n
+			}
+			if n := q.MonitoredBy(a); n > 0 {
+				if qs.Monitored == nil {
+					qs.Monitored = map[string]uint64{}
+				}
+				if s.Totals.Monitored == nil {
+					s.Totals.Monitored = map[string]uint64{}
+				}
+				qs.Monitored[a.String()] = n
+				s.Totals.Monitored[a.String()] += n
 			}
 		}
 		if q.Kernel.Valid {
@@ -266,6 +286,18 @@ func printStatus(w io.Writer, s *statusReply) {
 	fmt.Fprintf(w, "%s, pid %d, up %v (since %s)\n", s.Version, s.PID, time.Duration(s.UptimeS*float64(time.Second)).Round(time.Second), s.Started)
 	fmt.Fprintf(w, "policy      %s (sha256 %.16s…, loaded %s); %d reloads ok, %d refused\n", s.Policy.File, s.Policy.SHA256, s.Policy.LoadedAt, s.Reloads.OK, s.Reloads.Failed)
 	fmt.Fprintf(w, "inline      lan %s, wan %s; kernel path %s; fail %s; mark mask %s\n", strings.Join(s.LAN, ","), strings.Join(s.WAN, ","), s.KernelPath, s.Fail, s.MarkMask)
+	switch {
+	case s.Monitor:
+		fmt.Fprintf(w, "mode        MONITOR (--monitor): decisions reported with \"enforced\": false, every flow passes\n")
+	case len(s.MonitoredPolicies) > 0:
+		ids := make([]string, len(s.MonitoredPolicies))
+		for i, id := range s.MonitoredPolicies {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		fmt.Fprintf(w, "mode        enforce; monitor only (\"enforce\": false) for policies %s\n", strings.Join(ids, ", "))
+	default:
+		fmt.Fprintf(w, "mode        enforce\n")
+	}
 	acct := "on"
 	if !s.Flows.Accounting {
 		acct = "OFF (byte counts unavailable)"
@@ -280,6 +312,9 @@ func printStatus(w io.Writer, s *statusReply) {
 		var vs []string
 		for k, v := range q.Verdicts {
 			vs = append(vs, fmt.Sprintf("%s %d", k, v))
+		}
+		for k, v := range q.Monitored {
+			vs = append(vs, fmt.Sprintf("monitor:%s %d", k, v))
 		}
 		sort.Strings(vs)
 		v := strings.Join(vs, ", ")
@@ -400,7 +435,7 @@ Flags:
 	for _, l := range flows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", protoName(l.Protocol),
 			net.JoinHostPort(l.SrcIP, strconv.Itoa(int(l.SrcPort))), net.JoinHostPort(l.DstIP, strconv.Itoa(int(l.DstPort))),
-			dash(l.ApplicationName), dash(l.RequestedServerName), dash(l.Pool), dash(l.Verdict),
+			dash(l.ApplicationName), dash(l.RequestedServerName), dash(l.Pool), dash(l.verdictCell()),
 			humanBytes(l.Src2DstBytes), humanBytes(l.Dst2SrcBytes), (time.Duration(l.AgeMS) * time.Millisecond).Round(time.Second), l.Explain)
 	}
 	tw.Flush()
@@ -435,4 +470,13 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// verdictCell is the verdict column: a monitored decision's would-be
+// verdict is marked, since the flow passes.
+func (r *flowRecord) verdictCell() string {
+	if r.Enforced != nil && !*r.Enforced && r.Verdict != "" {
+		return r.Verdict + "(monitor)"
+	}
+	return r.Verdict
 }
