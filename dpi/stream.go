@@ -647,18 +647,35 @@ func (r *reasm) insert(f *Flow, next, rel uint32, pl []byte) int {
 		j++
 	}
 	r.n = j
-	if r.n == holdSegs {
-		return -1
-	}
-	copy(r.hold[keepTo-next:], pl[keepTo-ns:])
-	// Insert sorted by start.
+	// Sorted by start: the new segment's place.
 	i := r.n
 	for i > 0 && seqLT(ns, r.segs[i-1].s) {
-		r.segs[i] = r.segs[i-1]
 		i--
 	}
-	r.segs[i] = holdSeg{ns, ne}
-	r.n++
+	// A segment that exactly continues a held one joins it, as Linux
+	// coalesces abutting segments in its out-of-order queue: a message
+	// sent as hundreds of 1-byte segments in reverse order then takes one
+	// slot, not one per byte. Overlapping segments stay apart, since the
+	// overlap policy compares where each starts.
+	switch {
+	case i > 0 && r.segs[i-1].e == ns:
+		r.segs[i-1].e = ne
+		if i < r.n && r.segs[i].s == ne {
+			r.segs[i-1].e = r.segs[i].e
+			copy(r.segs[i:r.n], r.segs[i+1:r.n])
+			r.n--
+		}
+	case i < r.n && r.segs[i].s == ne:
+		r.segs[i].s = ns
+	default:
+		if r.n == holdSegs {
+			return -1
+		}
+		copy(r.segs[i+1:r.n+1], r.segs[i:r.n])
+		r.segs[i] = holdSeg{ns, ne}
+		r.n++
+	}
+	copy(r.hold[keepTo-next:], pl[keepTo-ns:])
 	return covered
 }
 

@@ -72,13 +72,6 @@ type evasion struct {
 // so. Delete a row's entry once it passes: from then on it is a
 // regression test like every other row.
 var evasionPending = map[string]string{
-	// About 200 (TLS) or 39 (HTTP) one-byte segments in reverse: more
-	// out-of-order segments than the stream engine holds (32), so the flow
-	// is Uninspectable and on_uninspectable's default passes it (the same
-	// trick in three pieces, multidisorder-3, is stopped).
-	"tls/multidisorder":  "stream",
-	"http/multidisorder": "stream",
-	"tls6/multidisorder": "stream",
 	// A flow is decided on its first request and handed to the kernel, so
 	// a later request on the connection naming another host is never seen
 	// (keeping plain HTTP flows under inspection, or deciding per request,
