@@ -122,6 +122,49 @@ func TestWorkerHoldsDNSForItsAnswer(t *testing.T) {
 		}
 	})
 
+	t.Run("DNS over TCP held from the handshake to the answer", func(t *testing.T) {
+		// Under a pass-all policy even the SYN could be passed for good.
+		passAll := mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "pass"}]}`, LoadOptions{})
+		r := newRig(t, passAll, WorkerConfig{Engine: dpi.Config{DNSCache: dpi.NewDNSCache(64)}})
+		// Sequence numbers as a stack sends them (the SYN counts one),
+		// so the engine reads the streams in order.
+		seq := [2]uint32{1000, 5000}
+		seg := func(dir int, src, dst string, sp, dp uint16, flags uint8, p []byte) []byte {
+			b := tcpSeg(sp, dp, flags, p)
+			binary.BigEndian.PutUint32(b[4:], seq[dir])
+			binary.BigEndian.PutUint32(b[8:], seq[1-dir])
+			seq[dir] += uint32(len(p))
+			if flags&dpi.TCPSyn != 0 {
+				seq[dir]++
+			}
+			return ipPacket(src, dst, dpi.IPProtoTCP, b)
+		}
+		out := func(flags uint8, p []byte) []byte { return seg(0, cli, resolver, 42053, 53, flags, p) }
+		in := func(flags uint8, p []byte) []byte { return seg(1, resolver, cli, 53, 42053, flags, p) }
+		framed := func(m []byte) []byte { return append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...) }
+		steps := []struct {
+			pkt  []byte
+			from verdict.Side
+		}{
+			{out(dpi.TCPSyn, nil), verdict.SideLAN},
+			{in(dpi.TCPSyn|dpi.TCPAck, nil), verdict.SideWAN},
+			{out(dpi.TCPAck, nil), verdict.SideLAN},
+			{out(dpi.TCPPsh|dpi.TCPAck, framed(dnsMessage(0x5555, "ok.example", netip.Addr{}))), verdict.SideLAN},
+		}
+		for i, st := range steps {
+			if d := r.send(st.pkt, st.from); d.Action != verdict.Pass || d.Final {
+				t.Fatalf("packet %d before the answer: %+v, want a provisional pass", i, d)
+			}
+		}
+		d := r.send(in(dpi.TCPPsh|dpi.TCPAck, framed(dnsMessage(0x5555, "ok.example", srv))), verdict.SideWAN)
+		if d.Action != verdict.Pass || !d.Final {
+			t.Fatalf("answer: %+v, want a final pass", d)
+		}
+		if st := r.w.Stats(); st.DNSHeld != 1 {
+			t.Errorf("DNSHeld %d, want 1", st.DNSHeld)
+		}
+	})
+
 	t.Run("dropped query final at once", func(t *testing.T) {
 		r := newRig(t, s, WorkerConfig{Engine: dpi.Config{DNSCache: dpi.NewDNSCache(64)}})
 		d := r.send(query(41054, 0x3333, "blocked.example"), verdict.SideLAN)

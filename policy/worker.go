@@ -219,7 +219,7 @@ func (w *Worker) judge(f *dpi.Flow, st *flowState, set *Set, live bool) verdict.
 	// may still come.
 	st.host.MACPending = live && !hasMAC && f.Packets[lanDir] == 0 && set.HasMACPools()
 	d := set.Judge(&st.host, &f.Result)
-	if live && d.Final && d.Action == verdict.Pass && f.Result.Pending&dpi.FieldDNSAnswer != 0 && !f.Result.State.Final() {
+	if live && d.Final && d.Action == verdict.Pass && dnsAnswerMayCome(f) {
 		// A pass decided on the DNS query would hand the flow to the
 		// kernel before its answer, and the answer would never teach the
 		// name cache that names later flows to those addresses. The pass
@@ -243,6 +243,22 @@ func (w *Worker) judge(f *dpi.Flow, st *flowState, set *Set, live bool) verdict.
 		}
 	}
 	return d
+}
+
+// dnsAnswerMayCome reports whether the flow may still show the engine a
+// DNS answer that teaches its name cache: a query awaits its answer
+// (FieldDNSAnswer), or a TCP connection to port 53 has not sent its query
+// yet (the handshake comes first). Both end when the engine finishes the
+// flow: the answer read, or its DNS wait or DPI packet budget spent.
+func dnsAnswerMayCome(f *dpi.Flow) bool {
+	r := &f.Result
+	if r.State.Final() {
+		return false
+	}
+	if r.Pending&dpi.FieldDNSAnswer != 0 {
+		return true
+	}
+	return r.State == dpi.Inspecting && f.Proto() == dpi.IPProtoTCP && f.Server().Port() == 53
 }
 
 // Decision is the current decision for a live flow.
