@@ -682,7 +682,7 @@ func withNameDissector(t *testing.T) {
 			c.Set(ProtoTLS, 0)
 			c.SetHostname(c.Payload[4:])
 			return Done
-		case p == "NOSNI":
+		case strings.HasPrefix(p, "NOSNI"):
 			c.Set(ProtoTLS, 0)
 			return Done
 		}

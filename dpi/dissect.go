@@ -46,6 +46,7 @@ type Ctx struct {
 	// Payload is the packet's new in-order transport payload.
 	Payload []byte
 	s       *scratch
+	cur     uint16 // index of the dissector being called
 }
 
 // Stream is the in-order byte stream of this direction buffered so far
@@ -79,6 +80,40 @@ func (c *Ctx) StreamFull() bool {
 	return c.Flow.key.proto == IPProtoTCP && c.s.tcp[c.Dir].overflow
 }
 
+// Incomplete tells the engine that this direction's stream buffer holds
+// the start of a message the dissector is still reading (a ClientHello
+// spread over many small segments or records, an HTTP head split byte by
+// byte). While it stays so, the next bytes of this direction go to this
+// dissector alone (the middle of a TLS record is nobody else's first
+// packet). TCP segments that add to a buffered message, and the ACKs they
+// draw, are not charged to the packet budget anyway (up to freeCap per
+// flow, stream.go); the declaration also spares datagrams (up to
+// maxDatagramExempt: QUIC CRYPTO data over many Initials), and a flow
+// whose budget runs out with a message half read is Uninspectable. The
+// declaration holds until the dissector's next call in this direction.
+func (c *Ctx) Incomplete() {
+	c.s.incomplete, c.s.incDir, c.s.incBy = true, c.Dir, c.cur
+}
+
+// Uninspectable reports that the dissector cannot read what would name the
+// flow (see Result.Uninspectable): the flow gets the flag and the risk
+// Obfuscated Traffic, for the policy's on_uninspectable choice.
+func (c *Ctx) Uninspectable() { c.e.markUninspectable(c.Flow) }
+
+// ShrinkStream tells the engine that the dissector rewrote this
+// direction's stream buffer in place (dropping bytes it has consumed,
+// such as TLS record headers) and that only its first n bytes remain: the
+// engine appends the next in-order bytes after them, so the room freed
+// serves the rest of the message.
+func (c *Ctx) ShrinkStream(n int) {
+	if c.Flow.key.proto != IPProtoTCP {
+		return
+	}
+	if d := &c.s.tcp[c.Dir]; d.buffering && n >= 0 && n <= len(d.buf) {
+		d.buf = d.buf[:n]
+	}
+}
+
 // Unbuffer stops buffering this direction and returns the buffer.
 func (c *Ctx) Unbuffer() {
 	if c.Flow.key.proto == IPProtoTCP {
@@ -109,14 +144,16 @@ func (c *Ctx) SetApp(app ProtoID) {
 	c.Flow.Result.App = app
 }
 
-// SetHostname records the requested server name (lower-cased, interned)
-// and looks it up in the catalog: a known service becomes the flow's
-// application unless a dissector already named one.
+// SetHostname records the requested server name, in the canonical form
+// a server compares (netmatch.AppendCanonicalHost: lower case, no port,
+// no trailing dot; interned), and looks it up in the catalog: a known
+// service becomes the flow's application unless a dissector already named
+// one. It returns the name recorded ("" when b names nothing).
 func (c *Ctx) SetHostname(b []byte) string {
-	if len(b) == 0 {
+	h := c.e.intern.host(b)
+	if h == "" {
 		return ""
 	}
-	h := c.e.intern.lower(b)
 	c.setHostname(h)
 	return h
 }
@@ -197,8 +234,25 @@ func (e *Engine) dissect(f *Flow, p *Packet, dir Dir, payload []byte) {
 
 	d := e.disp
 	if s.owner != 0 {
+		c.cur = s.owner - 1
+		if s.incDir == dir {
+			s.incomplete = false // the dissector says again if it still is
+		}
 		e.apply(f, int(s.owner-1), d.list[s.owner-1].fn(c))
 		return
+	}
+	skip := -1
+	if s.incomplete && s.incDir == dir {
+		// A dissector is half way through a message of this direction:
+		// the new bytes are its own. Should it be done with the message
+		// unclassified, the others are tried on the same payload.
+		i := s.incBy
+		s.incomplete = false
+		c.cur = i
+		if e.apply(f, int(i), d.list[i].fn(c)) || s.incomplete {
+			return
+		}
+		skip = int(i)
 	}
 	var all []uint16
 	switch f.key.proto {
@@ -225,11 +279,12 @@ func (e *Engine) dissect(f *Flow, p *Packet, dir Dir, payload []byte) {
 		}
 		for _, i := range all {
 			w, bit := i/64, uint64(1)<<(i%64)
-			if s.excluded[w]&bit != 0 || (hinted[w]&bit != 0) != (pass == 0) {
+			if s.excluded[w]&bit != 0 || (hinted[w]&bit != 0) != (pass == 0) || int(i) == skip {
 				continue
 			}
-			if e.apply(f, int(i), d.list[i].fn(c)) {
-				return
+			c.cur = i
+			if e.apply(f, int(i), d.list[i].fn(c)) || s.incomplete && s.incDir == dir {
+				return // classified, or a message is being read: it waits for its bytes
 			}
 		}
 	}

@@ -55,6 +55,8 @@ func FuzzTLSDissector(f *testing.F) {
 	f.Add(joinPayloads(ch[:100], ch[100:], flight[:len(flight)/2], flight[len(flight)/2:]))
 	f.Add(joinPayloads(ch, []byte{21, 3, 3, 0, 2, 2, 40}))
 	f.Add(joinPayloads(tlsRecords(23, 0x0303, make([]byte, 50), 100)))
+	frag := tlsRecords(22, 0x0301, clientHelloMsg(chrome13("www.example.com")), 3)
+	f.Add(joinPayloads(frag[:1], nil, frag[1:7], nil, frag[7:100], nil, frag[100:]))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := fuzzSim(t, IPProtoTCP, "10.0.0.1:40000", "192.0.2.9:443")
 		s.handshake()
@@ -99,6 +101,41 @@ func FuzzDTLSDissector(f *testing.F) {
 		s.e.Flush()
 		if s.e.streamsOut != 0 {
 			t.Fatalf("%d pooled buffers not returned", s.e.streamsOut)
+		}
+	})
+}
+
+// FuzzTLSFragmentation: however a ClientHello is cut into records and the
+// records into segments (the fuzzer picks the sizes), the name read is the
+// one sent.
+func FuzzTLSFragmentation(f *testing.F) {
+	f.Add(uint16(1), []byte{1})
+	f.Add(uint16(5), []byte{7, 1, 200})
+	f.Add(uint16(16384), []byte{1, 0, 3})
+	f.Add(uint16(300), []byte{2, 9, 255, 1})
+	msg := pqHello("Blocked.Example", 0)
+	f.Fuzz(func(t *testing.T, record uint16, cuts []byte) {
+		if record == 0 || record > 1<<14 || len(cuts) == 0 {
+			return
+		}
+		stream := tlsRecords(22, 0x0301, msg, int(record))
+		var sizes []int
+		for _, c := range cuts {
+			sizes = append(sizes, int(c)*8+1) // 1 to 2041 bytes
+		}
+		s := fuzzSim(t, IPProtoTCP, "10.0.0.1:40000", "192.0.2.9:443")
+		s.e.cfg.Catalog = fuzzCatalog
+		s.handshake()
+		var fl *Flow
+		for _, p := range cutSegments(stream, sizes...) {
+			fl = s.send(ToServer, p)
+		}
+		if fl.Result.Hostname != "blocked.example" {
+			t.Fatalf("records of %d, segments %v: hostname %q", record, sizes, fl.Result.Hostname)
+		}
+		s.e.Flush()
+		if s.e.streamsOut != 0 {
+			t.Fatalf("%d stream buffers not returned", s.e.streamsOut)
 		}
 	})
 }

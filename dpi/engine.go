@@ -27,9 +27,13 @@ type Config struct {
 	// TCPBudget and UDPBudget are the packets inspected before giving up.
 	// Defaults 10 and 16.
 	TCPBudget, UDPBudget int
-	// StreamBytes bounds TCP reassembly per direction. Default 16 KiB.
+	// StreamBytes bounds TCP reassembly per direction: the in-order
+	// buffer a dissector reads a split message from, and how far past a
+	// hole out-of-order segments are held. Default 16 KiB.
 	StreamBytes int
-	// MaxStreams bounds the reassembly buffers alive at once. Default 4096.
+	// MaxStreams bounds the reassembly buffers (in-order and out-of-order
+	// alike) alive at once in the engine. Default 4096 (64 MiB with the
+	// default StreamBytes).
 	MaxStreams int
 	// DNSPending bounds the flows holding recorded DNS queries (64 bytes
 	// each) at once; beyond it a query is not recorded and its answer
@@ -84,6 +88,18 @@ type Stats struct {
 	// ProbeEvictions counts flows evicted because a new key's probe window
 	// in the table index was full (0 but for astronomically unlucky keys).
 	ProbeEvictions uint64
+	// Stream normalisation: TCP segments not inspected because the
+	// receiver drops them (bad checksum; outside the window; RST, SYN,
+	// ACK, PAWS or MD5 rules), retransmitted bytes, out-of-order segments
+	// held, segments the engine could not hold though the receiver
+	// would, and flows marked Uninspectable.
+	TCPBadChecksum   uint64
+	TCPOutOfWindow   uint64
+	TCPRejected      uint64
+	TCPRetransmitted uint64
+	TCPHeld          uint64
+	TCPLost          uint64
+	Uninspectable    uint64
 }
 
 // Engine classifies packets into flows.
@@ -102,6 +118,9 @@ type Engine struct {
 	dnsPool     []dnsPending // Config.DNSPending at most
 	dnsFree     []uint16     // free dnsPool entries (index+1)
 	dnsOut      int
+	reasmFree   []*reasm
+	reasmOut    int
+	alt         Packet // the other direction's packet, when its gathered head is flushed
 
 	stats Stats
 	ctx   Ctx
@@ -273,7 +292,9 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 		f.MAC[dir], f.HasMAC[dir] = p.SrcMAC, true
 	}
 	f.LastSeen = now
-	if p.Proto == IPProtoTCP {
+	if p.Proto == IPProtoTCP && f.s == nil {
+		// A flow being inspected has its RST and FIN judged by the
+		// stream normaliser (a decoy RST must not close it).
 		switch {
 		case p.TCPFlags&TCPRst != 0:
 			f.flags |= flowRst
@@ -362,6 +383,8 @@ func (e *Engine) freeScratch(f *Flow) {
 	f.s = nil
 	e.releaseStream(&s.tcp[0])
 	e.releaseStream(&s.tcp[1])
+	e.releaseReasm(&s.tcp[0])
+	e.releaseReasm(&s.tcp[1])
 	e.quicRelease(s)
 	e.dnsRelease(s)
 	s.reset()
@@ -402,6 +425,9 @@ func (e *Engine) Flush() {
 func (e *Engine) Each(fn func(*Flow)) { e.t.each(fn) }
 
 func (e *Engine) end(f *Flow, why EndReason) {
+	if !f.Result.State.Final() && f.s != nil && f.key.proto == IPProtoTCP {
+		e.flushHeads(f)
+	}
 	if !f.Result.State.Final() {
 		e.giveUp(f)
 	}
@@ -431,28 +457,74 @@ func (e *Engine) budget(f *Flow) int {
 
 func (e *Engine) inspect(f *Flow, p *Packet, dir Dir) {
 	r := &f.Result
-	r.DPIPackets++
+	if r.DPIPackets < 0xffff {
+		r.DPIPackets++
+	}
 	s := f.s
 	if p.Flags&FlagMalformed != 0 {
 		r.Risks = r.Risks.With(RiskMalformedPacket)
 	}
-	payload := p.Payload
-	if p.Proto == IPProtoTCP {
-		payload = e.track(s, p, dir)
-	}
-	if len(payload) > 0 {
-		if s.payloads[dir] < 0xffff {
-			s.payloads[dir]++
+	if p.Proto != IPProtoTCP {
+		if len(p.Payload) > 0 {
+			if s.payloads[dir] < 0xffff {
+				s.payloads[dir]++
+			}
+			e.dissect(f, p, dir, p.Payload)
 		}
-		e.dissect(f, p, dir, payload)
+		if r.State.Final() {
+			return
+		}
+		if s.incomplete && s.exempt < maxDatagramExempt {
+			// A message spread over datagrams (QUIC CRYPTO data over
+			// many Initials) is being read: not charged, up to a bound.
+			s.exempt++
+			return
+		}
+		if int(r.DPIPackets)-int(s.exempt) >= e.budget(f) {
+			if s.incomplete && unnamed(r) {
+				e.markUninspectable(f)
+			}
+			e.giveUp(f)
+		}
+		return
 	}
+	free := e.tcpSegment(f, p, dir)
 	if r.State.Final() {
 		return
 	}
-	if int(r.DPIPackets) >= e.budget(f) {
+	if (s.tcp[0].lost || s.tcp[1].lost) && unnamed(r) {
+		// The receiver has bytes the engine could not keep: what it
+		// reads cannot be known any more.
+		e.markUninspectable(f)
+		e.giveUp(f)
+		return
+	}
+	// Packets that only advance a reassembly do not count: splitting a
+	// message into more pieces must not spend the budget before it is
+	// whole (up to freeCap of them).
+	if free && s.free < freeCap {
+		s.free++
+	} else if s.spent < 0xffff {
+		s.spent++
+	}
+	if int(s.spent) >= e.budget(f) {
+		e.flushHeads(f)
+		if r.State.Final() {
+			return
+		}
+		if (s.holes() || s.incomplete) && unnamed(r) {
+			// The budget ran out with a hole open, or with a message
+			// still half read (more pieces than freeCap).
+			e.markUninspectable(f)
+		}
 		e.giveUp(f)
 	}
 }
+
+// maxDatagramExempt bounds the packets a datagram dissector reading a
+// message over several of them (QUIC CRYPTO data spread over Initials)
+// may have left uncharged.
+const maxDatagramExempt = 64
 
 // giveUp ends inspection: a partial classification becomes final; with
 // none, the flow is guessed from its ports and addresses.
@@ -496,6 +568,12 @@ func (e *Engine) finish(f *Flow, st State) {
 	r := &f.Result
 	r.State = st
 	r.Pending = 0
+	if s := f.s; s != nil && s.overflowed&(1<<ToServer) != 0 && r.Hostname == "" &&
+		(r.Master == 0 || r.Master == ProtoTLS || r.Master == ProtoHTTP) {
+		// The request overflowed the reassembly buffer before it named
+		// its server (a ClientHello larger than StreamBytes).
+		e.markUninspectable(f)
+	}
 	e.learnedName(f)
 	e.setCategory(f)
 	e.portRisk(f)

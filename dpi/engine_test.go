@@ -38,7 +38,9 @@ func TestGiveUpGuessesByPort(t *testing.T) {
 	s.handshake()
 	var f *Flow
 	for i := 0; i < 10; i++ {
-		f = s.send(ToServer, []byte{0xde, 0xad, byte(i)})
+		// At least headMin bytes each: shorter first segments would be
+		// gathered, not charged to the budget.
+		f = s.send(ToServer, []byte{0xde, 0xad, byte(i), 0, 0, 0, 0, 0, 0, 0})
 	}
 	r := f.Result
 	if r.State != GivenUp || !r.Guessed || r.Master != ProtoTLS || r.Confidence != ConfPort {

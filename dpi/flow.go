@@ -96,6 +96,13 @@ type Result struct {
 	// cipher the server chose.
 	TLSVersion uint16
 	Cipher     uint16
+	// Uninspectable: the engine could not see the stream as the
+	// receiver reads it (bytes it accepted that could not be kept, a hole
+	// still open when the budget ran out, a request larger than the
+	// reassembly buffer; a dissector that cannot read the message that
+	// would name the flow: Ctx.Uninspectable); RiskObfuscatedTraffic is
+	// set with it, and the policy's on_uninspectable decides.
+	Uninspectable bool
 	// Meta holds less common metadata; nil until a dissector fills it.
 	Meta *Meta
 }

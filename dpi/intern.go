@@ -1,5 +1,7 @@
 package dpi
 
+import "ips/internal/netmatch"
+
 // interner hands out one shared string per distinct byte sequence, so that
 // hostnames, fingerprints and user agents that repeat across flows cost no
 // allocation after the first time. It is per engine (no locks) and bounded
@@ -54,4 +56,13 @@ func (in *interner) lower(b []byte) string {
 		}
 	}
 	return in.bytes(buf[:n])
+}
+
+// host interns b as the server would read it as a host name: the one
+// normalisation of netmatch.AppendCanonicalHost (ASCII case folded, port,
+// blanks and trailing dots dropped), so every dissector's name is matched
+// against the policy and the catalog in the same form.
+func (in *interner) host(b []byte) string {
+	var buf [netmatch.MaxHostLen]byte
+	return in.bytes(netmatch.AppendCanonicalHost(buf[:0], b))
 }

@@ -58,6 +58,7 @@ const (
 	TCPRst = 0x04
 	TCPPsh = 0x08
 	TCPAck = 0x10
+	TCPUrg = 0x20
 )
 
 // PacketFlags describe how a packet decoded.
@@ -86,12 +87,26 @@ type Packet struct {
 	// Proto is the IP protocol of the (innermost) transport header.
 	Proto     uint8
 	IPVersion uint8
-	VLAN      uint16
-	Flags     PacketFlags
-	TCPFlags  uint8
+	// TTL is the (innermost) IPv4 TTL or IPv6 hop limit.
+	TTL      uint8
+	VLAN     uint16
+	Flags    PacketFlags
+	TCPFlags uint8
 	// ICMP type and code for ICMP and ICMPv6.
 	ICMPType, ICMPCode uint8
 	Seq, Ack           uint32
+	// Window is the TCP window field as sent (not scaled). TCPOpts says
+	// which TCP options the header carried; WScale and TSVal are the
+	// window scale (SYN only) and timestamp values when present.
+	Window  uint16
+	Urgent  uint16 // the urgent pointer (meaningful with TCPUrg)
+	TCPOpts TCPOptions
+	WScale  uint8
+	TSVal   uint32
+	// Checksum says whether the TCP checksum still needs verifying;
+	// Decode leaves it ChecksumUnchecked, the queue sets what the kernel
+	// told.
+	Checksum ChecksumState
 	// IPLen is the length of the outermost IP packet as it was on the
 	// wire, the figure byte counters add up.
 	IPLen int
@@ -101,6 +116,8 @@ type Packet struct {
 	// SrcMAC is the Ethernet source, when the link has one.
 	SrcMAC, DstMAC [6]byte
 	HasMAC         bool
+
+	seg []byte // the whole TCP segment, for its checksum
 	// Ingress is the side of the gateway the packet came in from, when
 	// the caller knows it (the daemon does, from the bridge port; a
 	// capture does not). Decode leaves it unknown.
@@ -114,6 +131,16 @@ const (
 	IngressUnknown Ingress = iota
 	IngressInside          // from the LAN
 	IngressOutside         // from the WAN
+)
+
+// TCPOptions flags the TCP options a segment carried.
+type TCPOptions uint8
+
+const (
+	TCPOptWScale TCPOptions = 1 << iota // window scale (RFC 7323)
+	TCPOptTS                            // timestamps (RFC 7323)
+	TCPOptMD5                           // MD5 signature (RFC 2385) or TCP-AO (RFC 5925)
+	TCPOptBad                           // an option's length ran past the header
 )
 
 // Decode errors. A packet that fails to decode is counted, not fatal.
@@ -301,6 +328,7 @@ func (p *Packet) decodeIPv4(b []byte, depth int) error {
 	p.Src = netip.AddrFrom4([4]byte(b[12:16]))
 	p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 	p.Proto = b[9]
+	p.TTL = b[8]
 	p.SrcPort, p.DstPort, p.TCPFlags, p.Payload = 0, 0, 0, nil
 	switch {
 	case total < ihl:
@@ -356,6 +384,7 @@ func (p *Packet) decodeIPv6(b []byte, depth int) error {
 		end = len(b)
 	}
 	next := b[6]
+	p.TTL = b[7]
 	off := 40
 	for range 16 { // bounded walk over extension headers
 		switch next {
@@ -421,12 +450,18 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		p.Seq = binary.BigEndian.Uint32(b[4:])
 		p.Ack = binary.BigEndian.Uint32(b[8:])
 		p.TCPFlags = b[13]
+		p.Window = binary.BigEndian.Uint16(b[14:])
+		p.Urgent = binary.BigEndian.Uint16(b[18:])
 		off := int(b[12]>>4) * 4
 		if off < 20 || off > len(b) {
 			p.Flags |= FlagMalformed
 			p.Payload = nil
 			return nil
 		}
+		if off > 20 {
+			p.tcpOptions(b[20:off])
+		}
+		p.seg = b
 		p.Payload = b[off:]
 	case IPProtoUDP:
 		if !p.ports(b, 8) {
@@ -471,6 +506,37 @@ func (p *Packet) decodeL4(b []byte, depth int) error {
 		}
 	}
 	return nil
+}
+
+// tcpOptions reads the options the stream tracker needs (RFC 9293 §3.1
+// layout: kind, length, value; kinds 0 and 1 have no length).
+func (p *Packet) tcpOptions(o []byte) {
+	for len(o) > 0 {
+		kind := o[0]
+		if kind == 0 {
+			return
+		}
+		if kind == 1 {
+			o = o[1:]
+			continue
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			p.TCPOpts |= TCPOptBad
+			return
+		}
+		n := int(o[1])
+		switch {
+		case kind == 3 && n == 3:
+			p.TCPOpts |= TCPOptWScale
+			p.WScale = o[2]
+		case kind == 8 && n == 10:
+			p.TCPOpts |= TCPOptTS
+			p.TSVal = binary.BigEndian.Uint32(o[2:])
+		case kind == 19 || kind == 29:
+			p.TCPOpts |= TCPOptMD5
+		}
+		o = o[n:]
+	}
 }
 
 // ports reads the two ports at the start of a transport header of at

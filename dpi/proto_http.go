@@ -4,6 +4,7 @@ import (
 	"ips/dpi/httpmsg"
 
 	"ips/internal/ascii"
+	"ips/internal/netmatch"
 )
 
 // httpState is the HTTP dissector's per-flow state: which side sent the
@@ -128,16 +129,47 @@ func httpRequest(c *Ctx, s *httpState) Status {
 		if !c.Buffer() {
 			return Exclude
 		}
+		c.Incomplete()
 		return httpStatus(c, s)
 	}
 	httpClassify(c, s, &h)
-	httpRequestFacts(c, s, &h)
+	httpRequestFacts(c, s, &h, !more)
 	if more && c.Buffer() {
+		c.Incomplete()
 		return httpStatus(c, s) // more fields may follow
+	}
+	if st == httpmsg.Complete {
+		httpPipelined(c, b[h.Len:])
 	}
 	s.flags |= httpReqDone
 	c.Unbuffer()
 	return httpStatus(c, s)
+}
+
+// httpPipelined looks at requests pipelined behind the first in the bytes
+// already read: a server answers each for its own host, so a second
+// request to another host on the same connection is flagged (the flow is
+// named by the first).
+func httpPipelined(c *Ctx, rest []byte) {
+	for i := 0; i < 4 && len(rest) > 0; i++ {
+		if known, _ := httpmsg.MethodPrefix(rest); !known {
+			return
+		}
+		var h httpmsg.Head
+		st := httpmsg.ParseRequest(rest, &h)
+		if !h.LineComplete {
+			return
+		}
+		host, _ := requestHost(&h, string(h.Method) == "CONNECT", true)
+		if host != nil && !sameHost(host, []byte(c.Flow.Result.Hostname)) {
+			c.AddRisk(RiskHTTPSuspiciousHeader)
+			return
+		}
+		if st != httpmsg.Complete {
+			return
+		}
+		rest = rest[h.Len:]
+	}
 }
 
 // httpClassify sets the master protocol from the request line.
@@ -158,7 +190,7 @@ func httpClassify(c *Ctx, s *httpState, h *httpmsg.Head) {
 
 // httpRequestFacts records a request head's metadata, names the
 // application and flags the risks it shows.
-func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
+func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head, complete bool) {
 	r := &c.Flow.Result
 	m := c.Meta()
 	m.Method = c.Intern(h.Method)
@@ -172,20 +204,15 @@ func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
 		m.ContentType = c.Intern(h.ContentType[:min(len(h.ContentType), maxField)])
 	}
 
-	// The host: the Host field, else the authority of the target.
-	host := h.Host
-	if host == nil {
-		if r.Master == ProtoHTTPConnect {
-			host = h.Target
-		} else {
-			host = httpmsg.Authority(h.Target)
-		}
+	host, odd := requestHost(h, r.Master == ProtoHTTPConnect, complete)
+	if odd {
+		c.AddRisk(RiskHTTPSuspiciousHeader)
 	}
 	name := httpmsg.HostName(host)
 	// Windows Update hands out programs by design.
 	s.binariesOK = httpHostSuffix(name, ".windowsupdate.com")
 	if len(name) > 0 && r.Hostname == "" {
-		c.SetHostname(name)
+		c.SetHostname(host)
 		if looksDGA(r.Hostname) {
 			c.AddRisk(RiskSuspiciousDGADomain)
 		}
@@ -262,6 +289,44 @@ func httpRequestFacts(c *Ctx, s *httpState, h *httpmsg.Head) {
 	if app := httpRequestApp(c, h, gnutella); app != 0 {
 		c.SetApp(app)
 	}
+}
+
+// requestHost is the host a server takes a request head to be for, as
+// Go's net/http and nginx read it: the authority of an absolute-form or
+// CONNECT target before any Host field (RFC 9112 §3.2.2, §3.2.3); else the
+// first Host field, its value unfolded from a continuation line if need
+// be; else, once the head is complete (a proper Host may follow), a
+// "Host :" field, which only lenient servers read. odd reports the
+// spellings that serve to hide a name: Host fields or a target that
+// disagree, a folded or misspelt Host.
+func requestHost(h *httpmsg.Head, connect, complete bool) (host []byte, odd bool) {
+	host = h.Host
+	odd = h.HostFolded || h.LooseHost != nil
+	if h.Hosts > 1 {
+		odd = true // a strict server refuses the request; a lax one reads the first
+	}
+	if host == nil && complete {
+		host = h.LooseHost
+	}
+	var target []byte
+	if connect {
+		target = h.Target
+	} else {
+		target = httpmsg.TargetHost(h.Target)
+	}
+	if target != nil {
+		if host != nil && !sameHost(host, target) {
+			odd = true
+		}
+		host = target
+	}
+	return host, odd
+}
+
+// sameHost compares two host values in canonical form.
+func sameHost(a, b []byte) bool {
+	var x, y [netmatch.MaxHostLen]byte
+	return string(netmatch.AppendCanonicalHost(x[:0], a)) == string(netmatch.AppendCanonicalHost(y[:0], b))
 }
 
 // httpRequestApp recognises applications that speak HTTP by what their

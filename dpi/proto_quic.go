@@ -24,10 +24,16 @@ type quicState struct {
 	keyed    bool
 	initials uint8 // client Initial packets read
 	rekeys   uint8 // key derivations (a Retry or a version change needs a new one)
-	// buf is borrowed from the engine's stream pool: its first half holds
-	// the CRYPTO stream, the second the plaintext of the current packet.
+	// buf and plain are borrowed from the engine's stream pool: buf holds
+	// the CRYPTO stream (and its bitmap), plain the plaintext of the
+	// current packet.
 	buf    []byte
+	plain  []byte
 	crypto quic.Crypto
+	hello  bool // the ClientHello (or CHLO) was read
+	// waiting: the client's first packets were long headers of a known
+	// version but no Initial (0-RTT overtook it).
+	waiting bool
 }
 
 // QUIC bounds.
@@ -35,8 +41,11 @@ const (
 	// quicMinInitial: a client's Initial datagram is at least 1200 bytes
 	// (RFC 9000 §14.1); smaller ones are not a connection's first packet.
 	quicMinInitial = 1200
-	// quicMaxInitials bounds the client Initials read for one ClientHello.
-	quicMaxInitials = 6
+	// quicMaxInitials bounds the client Initials read for one ClientHello:
+	// browsers send one to three, but a client may cut its CRYPTO data
+	// into many small frames spread over many packets, and the server
+	// reassembles them all.
+	quicMaxInitials = 32
 	quicMaxRekeys   = 3
 )
 
@@ -45,6 +54,9 @@ func dissectQUIC(c *Ctx) Status {
 	p := c.Payload
 	r := &c.Flow.Result
 	if r.Master == 0 {
+		if c.Dir != ToServer && q.waiting && c.Payloads(ToServer) < 4 {
+			return Continue // whatever the server says, the Initial may still come
+		}
 		if c.Dir != ToServer || len(p) < 7 {
 			return Exclude
 		}
@@ -53,6 +65,7 @@ func dissectQUIC(c *Ctx) Status {
 			// 0-RTT packets may overtake the Initial they follow: give
 			// the Initial a few more packets to arrive.
 			if p[0]&0x80 != 0 && quic.Supported(quicVersion(p)) && c.Payloads(ToServer) < 4 {
+				q.waiting = true
 				return Continue
 			}
 			return Exclude
@@ -117,9 +130,15 @@ func quicVersion(p []byte) uint32 {
 // is incomplete.
 func (q *quicState) status(c *Ctx) Status {
 	if q.initials >= quicMaxInitials || q.rekeys > quicMaxRekeys || q.crypto.Overflow {
+		if q.keyed && !q.hello {
+			c.Uninspectable() // a ClientHello too large or too scattered to read
+		}
 		return Done
 	}
 	c.Pending(FieldApp | FieldHostname | FieldMeta | FieldRisks)
+	if c.Dir == ToServer {
+		c.Incomplete() // more Initials to come: they do not count against the budget
+	}
 	return More
 }
 
@@ -140,13 +159,21 @@ func quicInitial(c *Ctx, q *quicState, pkt []byte, h *quic.Header) bool {
 	}
 	if q.buf == nil {
 		if q.buf = c.e.quicBuffer(); q.buf == nil {
-			return true // the pool is exhausted: QUIC, without details
+			c.Uninspectable() // the pool is exhausted: QUIC, without details
+			return true
 		}
-		q.crypto.Reset(q.buf[: 0 : len(q.buf)/2])
+		q.crypto.Reset(q.buf[:0])
 	}
-	scratch := q.buf[len(q.buf)/2:]
+	if q.plain == nil {
+		if q.plain = c.e.quicBuffer(); q.plain == nil {
+			c.Uninspectable()
+			return true
+		}
+	}
+	scratch := q.plain
 	if h.PacketLen > len(scratch) {
-		return false
+		c.Uninspectable() // an Initial larger than the stream buffer
+		return true
 	}
 	payload, ok := q.open(scratch, pkt, h)
 	if !ok && string(h.DCID) != string(q.dcid[:q.dcidLen]) {
@@ -212,6 +239,7 @@ func quicHandshake(c *Ctx, q *quicState, v uint32) bool {
 	if v == quic.VersionQ050 {
 		var chlo quic.CHLO
 		if len(b) >= 8 && quic.ParseCHLO(b, &chlo) {
+			q.hello = true
 			applyCHLO(c, &chlo)
 			return true
 		}
@@ -225,8 +253,13 @@ func quicHandshake(c *Ctx, q *quicState, v uint32) bool {
 		return true
 	}
 	if tls.HandshakeHeaderLen+h.Length > len(b) {
+		if tls.HandshakeHeaderLen+h.Length > q.crypto.Cap() {
+			c.Uninspectable() // it will never fit
+			return true
+		}
 		return false
 	}
+	q.hello = true
 	var ch tls.ClientHello
 	if tls.ParseClientHello(b[tls.HandshakeHeaderLen:tls.HandshakeHeaderLen+h.Length], false, &ch) != nil {
 		return true
@@ -280,10 +313,13 @@ func (e *Engine) quicBuffer() []byte {
 // quicRelease returns pooled QUIC buffers held by s (QUIC's, or DTLS's
 // reassembly, which shares them).
 func (e *Engine) quicRelease(s *scratch) {
-	if q := &s.quic; q.buf != nil {
-		e.streamFree = append(e.streamFree, q.buf[:0])
-		e.streamsOut--
-		q.buf = nil
+	q := &s.quic
+	for _, b := range [2]*[]byte{&q.buf, &q.plain} {
+		if *b != nil {
+			e.streamFree = append(e.streamFree, (*b)[:0])
+			e.streamsOut--
+			*b = nil
+		}
 	}
 	s.quic.keyed = false
 }

@@ -20,7 +20,9 @@ func dissectSSDP(c *Ctx) Status {
 	}
 	lanSet(c, ProtoSSDP, 0)
 	if v := headerValue(b, "host"); len(v) > 0 {
-		c.SetHostname(v)
+		// The Host of SSDP names a multicast group, not a server: it is
+		// reported as sent, port included (as nDPI does).
+		c.setHostname(c.e.intern.lower(v))
 	}
 	if v := headerValue(b, "user-agent"); len(v) > 0 {
 		c.Flow.Result.UserAgent = c.Intern(v)

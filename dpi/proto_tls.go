@@ -65,18 +65,39 @@ func dissectTLS(c *Ctx) Status {
 	t := &c.s.tls
 	d := &t.dir[c.Dir]
 	if !t.seen {
-		// First payload of the flow: TLS or not?
-		r, ok := tls.ParseRecord(c.Payload)
-		if !ok || !plausibleFirstRecord(r, c.Payload) {
-			// A flow picked up mid-stream may start inside a record: give
-			// it a few segments to show a record boundary.
-			if c.L4() == IPProtoTCP && c.Flow.flags&flowSynSeen == 0 && c.Payloads(c.Dir) < 4 {
+		// First payload of the flow: TLS or not? The first bytes may come
+		// one at a time (a ClientHello split after its first byte) and
+		// the first handshake header may itself be spread over several
+		// tiny records: read what the stream holds so far.
+		b := c.Stream()
+		start, partial := tlsHandshakeStart(b)
+		if partial {
+			if c.Buffer() { // (keeps a buffer the engine started for the head)
+				c.Incomplete()
 				return Continue
 			}
+			c.Uninspectable() // no buffer left to wait with
 			return Exclude
+		}
+		if !start {
+			r, ok := tls.ParseRecord(b)
+			if !ok || !plausibleFirstRecord(r, b) {
+				// A flow picked up mid-stream may start inside a record:
+				// give it a few segments to show a record boundary.
+				if c.L4() == IPProtoTCP && c.Flow.flags&flowSynSeen == 0 && c.Payloads(c.Dir) < 4 {
+					return Continue
+				}
+				return Exclude
+			}
 		}
 		t.seen = true
 		t.chDir = c.Dir
+		if c.Buffering() && c.Buffer() {
+			// The stream so far is buffered from its start (by this
+			// dissector, or by the engine for a head it gathered, which
+			// Buffer makes this dissector's).
+			d.buffered = true
+		}
 	}
 	if d.failed {
 		return t.status(c)
@@ -84,6 +105,7 @@ func dissectTLS(c *Ctx) Status {
 	if d.buffered && !c.Buffering() {
 		// The engine dropped the stream (a missed segment): stop here.
 		d.failed = true
+		t.lost(c, d)
 		return t.status(c)
 	}
 	if !d.buffered {
@@ -91,6 +113,7 @@ func dissectTLS(c *Ctx) Status {
 			if !c.Buffer() {
 				// Cannot reassemble: classify on the record header alone.
 				d.failed = true
+				t.lost(c, d)
 				if !t.clientHello && !t.serverHello {
 					c.Set(tlsMaster(c), 0)
 					t.done = true
@@ -104,6 +127,55 @@ func dissectTLS(c *Ctx) Status {
 		t.readBuffered(c, d)
 	}
 	return t.status(c)
+}
+
+// tlsHandshakeStart reports whether b starts a TLS handshake: handshake
+// records (as many as it takes: RFC 8446 §5.1 lets a sender cut a message
+// into records of any size, down to one byte) whose first four body bytes
+// are the header of a ClientHello or ServerHello of a plausible length.
+// partial: b is too short to tell but could still be one (a record
+// header cut short, or fewer than four handshake bytes so far).
+func tlsHandshakeStart(b []byte) (start, partial bool) {
+	var hdr [tls.HandshakeHeaderLen]byte
+	got := 0
+	for got < len(hdr) {
+		if len(b) == 0 {
+			return false, true
+		}
+		if b[0] != tls.RecordHandshake || len(b) > 1 && b[1] != 3 || len(b) > 2 && b[2] > 4 {
+			return false, false
+		}
+		if len(b) < tls.RecordHeaderLen {
+			return false, true
+		}
+		r, ok := tls.ParseRecord(b)
+		if !ok || r.Length == 0 {
+			return false, false // empty handshake records are forbidden (RFC 8446 §5.1)
+		}
+		body := b[tls.RecordHeaderLen:min(len(b), tls.RecordHeaderLen+r.Length)]
+		got += copy(hdr[got:], body)
+		if len(body) < r.Length {
+			if got < len(hdr) {
+				return false, true
+			}
+			break
+		}
+		b = b[tls.RecordHeaderLen+r.Length:]
+	}
+	h, _ := tls.ParseHandshake(hdr[:])
+	return (h.Type == tls.TypeClientHello || h.Type == tls.TypeServerHello) && h.Length >= 38 && h.Length < 1<<17, false
+}
+
+// lost records that a direction's handshake will not be read: when the
+// ClientHello has not been, nothing names the flow, which the policy must
+// hear of (Ctx.Uninspectable).
+func (t *tlsState) lost(c *Ctx, d *tlsDir) {
+	if !t.clientHello && (c.Dir == t.chDir || !t.serverHello) {
+		c.Uninspectable()
+		if c.Flow.Result.Master == 0 {
+			c.Set(tlsMaster(c), 0) // the records say TLS, if not which server
+		}
+	}
 }
 
 // plausibleFirstRecord accepts a handshake record starting a ClientHello
@@ -251,6 +323,32 @@ func (t *tlsState) readBuffered(c *Ctx, d *tlsDir) {
 		d.recLeft -= k
 	}
 	t.drain(c, d, buf)
+	if !d.failed && !t.done && d.raw < n {
+		c.Incomplete() // a record header cut short
+	}
+	t.compact(c, d)
+}
+
+// compact gives the stream buffer's dead bytes back to the engine: the
+// handshake messages already processed and the record headers between
+// the compacted handshake bytes and the unread ones. A ClientHello cut
+// into one-byte records carries five header bytes per byte of message;
+// without this its record headers alone would fill the buffer.
+func (t *tlsState) compact(c *Ctx, d *tlsDir) {
+	if d.failed || t.done {
+		return
+	}
+	buf := c.Stream()
+	n := int32(len(buf))
+	if d.parsed == 0 && d.raw == d.hsLen || d.raw > n {
+		return
+	}
+	k := int32(copy(buf, buf[d.parsed:d.hsLen]))
+	k += int32(copy(buf[k:], buf[d.raw:n]))
+	d.raw = d.hsLen - d.parsed
+	d.hsLen -= d.parsed
+	d.parsed = 0
+	c.ShrinkStream(int(k))
 }
 
 // drain processes the complete handshake messages compacted so far.
@@ -266,8 +364,13 @@ func (t *tlsState) drain(c *Ctx, d *tlsDir, buf []byte) {
 			if h.Type == tls.TypeCertificate && !t.certDone {
 				t.message(c, h.Type, rest[tls.HandshakeHeaderLen:], false)
 			}
-			if c.StreamFull() {
+			if c.StreamFull() || tls.HandshakeHeaderLen+h.Length > cap(buf) {
 				d.failed = true // the message will never complete
+				if h.Type == tls.TypeClientHello {
+					t.lost(c, d)
+				}
+			} else if !t.done && !t.certDone {
+				c.Incomplete()
 			}
 			return
 		}
@@ -405,6 +508,15 @@ func applyClientHello(c *Ctx, t *tlsState, ch *tls.ClientHello, master ProtoID, 
 	}
 	if ch.ESNI && host != "" {
 		c.AddRisk(RiskTLSSuspiciousESNI)
+	}
+	if ch.ECH {
+		// Encrypted Client Hello: the SNI read above is the outer, public
+		// name of the ECH configuration; the name the client wants is
+		// encrypted. A GREASE ECH extension (random bytes of the same
+		// shape, sent when the client has no configuration) cannot be
+		// told from a real one without the server's key: both are
+		// flagged, and the outer name stays the flow's name.
+		c.AddRisk(RiskTLSECH)
 	}
 
 	appKnown := r.App != 0 && r.App != master

@@ -1,6 +1,7 @@
 package dpi
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -324,53 +325,88 @@ const (
 	RiskObfuscatedTraffic        RiskID = 56
 )
 
+// Risks of ips's own, for facts nDPI has no risk for. They are numbered
+// down from 63, the top of the 64-bit set, so that the risks nDPI appends
+// upward from NumRisks never collide with them; their enum names start
+// with IPS_ instead of NDPI_.
+const (
+	// RiskTLSECH: the ClientHello carries encrypted_client_hello (0xfe0d):
+	// the name in clear is the outer, public one, and the real one is
+	// hidden. GREASE ECH (sent by Chrome without an ECH configuration)
+	// looks the same on the wire and is flagged too.
+	RiskTLSECH RiskID = 63
+	// RiskIDLimit is one past the highest risk id of either kind.
+	RiskIDLimit = 64
+)
+
+// ipsRiskTable describes ips's risks, indexed by 63 - id.
+var ipsRiskTable = [...]riskEntry{
+	{"IPS_TLS_ECH", "TLS Encrypted Client Hello", SeverityLow, 10, 50},
+}
+
+// info is the risk's table entry, nil for an unknown id.
+func (r RiskID) info() *riskEntry {
+	if int(r) < len(riskTable) {
+		return &riskTable[r]
+	}
+	if i := RiskIDLimit - 1 - int(r); r < RiskIDLimit && i < len(ipsRiskTable) {
+		return &ipsRiskTable[i]
+	}
+	return nil
+}
+
 // String returns nDPI's human-readable name ("Obsolete TLS (v1.1 or older)").
 func (r RiskID) String() string {
-	if int(r) < len(riskTable) {
-		return riskTable[r].name
+	if e := r.info(); e != nil {
+		return e.name
 	}
 	return ""
 }
 
-// Enum returns nDPI's enum name ("NDPI_TLS_OBSOLETE_VERSION").
+// Enum returns nDPI's enum name ("NDPI_TLS_OBSOLETE_VERSION"), or ips's
+// ("IPS_TLS_ECH").
 func (r RiskID) Enum() string {
-	if int(r) < len(riskTable) {
-		return riskTable[r].enum
+	if e := r.info(); e != nil {
+		return e.enum
 	}
 	return ""
 }
 
 // Score is the risk's full score (client and server shares together).
 func (r RiskID) Score() int {
-	if r == RiskNone || int(r) >= len(riskTable) {
-		return 0
+	if e := r.info(); e != nil && r != RiskNone {
+		return int(e.score)
 	}
-	return int(riskTable[r].score)
+	return 0
 }
 
 // Severity is nDPI's grading of the risk.
 func (r RiskID) Severity() Severity {
-	if int(r) < len(riskTable) {
-		return riskTable[r].severity
+	if e := r.info(); e != nil {
+		return e.severity
 	}
 	return SeverityLow
 }
 
-// Valid reports whether r is a real risk id (1..56).
-func (r RiskID) Valid() bool { return r > 0 && int(r) < len(riskTable) }
+// Valid reports whether r is a real risk id: nDPI's 1..56, or ips's own.
+func (r RiskID) Valid() bool { return r > 0 && r.info() != nil }
 
 // RiskByName finds a risk by id, by enum name with or without the NDPI_
-// prefix, or by the human-readable name, ignoring case.
+// (or IPS_) prefix, or by the human-readable name, ignoring case.
 func RiskByName(s string) (RiskID, bool) {
 	s = strings.TrimSpace(s)
 	if n, err := strconv.Atoi(s); err == nil {
 		r := RiskID(n)
-		return r, n > 0 && n < NumRisks
+		return r, n > 0 && n < RiskIDLimit && r.Valid()
 	}
-	for i := 1; i < len(riskTable); i++ {
-		e := riskTable[i]
-		if strings.EqualFold(e.enum, s) || strings.EqualFold(strings.TrimPrefix(e.enum, "NDPI_"), s) || strings.EqualFold(e.name, s) {
-			return RiskID(i), true
+	for r := RiskID(1); r < RiskIDLimit; r++ {
+		e := r.info()
+		if e == nil {
+			continue
+		}
+		short := strings.TrimPrefix(strings.TrimPrefix(e.enum, "NDPI_"), "IPS_")
+		if strings.EqualFold(e.enum, s) || strings.EqualFold(short, s) || strings.EqualFold(e.name, s) {
+			return r, true
 		}
 	}
 	// Names nDPI used before renames (ids are stable).
@@ -395,18 +431,16 @@ func (s RiskSet) With(r RiskID) RiskSet { return s | 1<<r }
 // a flow's risk score.
 func (s RiskSet) Score() int {
 	t := 0
-	for r := RiskID(1); r < NumRisks; r++ {
-		if s.Has(r) {
-			t += r.Score()
-		}
+	for v := uint64(s) &^ 1; v != 0; v &= v - 1 {
+		t += RiskID(bits.TrailingZeros64(v)).Score()
 	}
 	return t
 }
 
 // AppendNames appends the human names of the risks in s, in id order.
 func (s RiskSet) AppendNames(dst []string) []string {
-	for r := RiskID(1); r < NumRisks; r++ {
-		if s.Has(r) {
+	for v := uint64(s) &^ 1; v != 0; v &= v - 1 {
+		if r := RiskID(bits.TrailingZeros64(v)); r.Valid() {
 			dst = append(dst, r.String())
 		}
 	}

@@ -16,6 +16,23 @@ type scratch struct {
 	tcp         [2]tcpDir
 	// payloads counts packets with payload per direction.
 	payloads [2]uint16
+	// spent counts the packets charged to the budget (TCP); free those
+	// that only advanced a reassembly.
+	spent, free uint16
+	// closed: an acceptable RST was seen. overflowed: bit per direction
+	// whose buffer filled up. overlapDiffers: held bytes were
+	// contradicted.
+	closed         bool
+	overlapDiffers bool
+	overflowed     uint8
+	// incomplete: the last dissector call in direction incDir, by the
+	// dissector incBy, left a message half read (Ctx.Incomplete). exempt
+	// counts the datagrams not charged to the budget meanwhile (TCP
+	// reassembly is not charged anyway: spent and free).
+	incomplete bool
+	incDir     Dir
+	incBy      uint16
+	exempt     uint16
 
 	tls      tlsState
 	quic     quicState

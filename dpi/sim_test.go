@@ -93,6 +93,24 @@ func buildIP(b []byte, proto uint8, src, dst netip.AddrPort, flags uint8, seq, a
 		binary.BigEndian.PutUint16(l4[4:], uint16(8+len(payload)))
 	}
 	l4 = append(l4, payload...)
+	if proto == IPProtoTCP {
+		// A correct checksum: the engine drops segments whose checksum is
+		// wrong once a direction has shown a right one (and a zero field
+		// is right by chance now and then).
+		var sum uint64
+		if src.Addr().Is4() {
+			a, c := src.Addr().As4(), dst.Addr().As4()
+			sum = sum16(a[:]) + sum16(c[:])
+		} else {
+			a, c := src.Addr().As16(), dst.Addr().As16()
+			sum = sum16(a[:]) + sum16(c[:])
+		}
+		sum += uint64(proto) + uint64(len(l4)) + sum16(l4)
+		for sum>>16 != 0 {
+			sum = sum&0xffff + sum>>16
+		}
+		binary.BigEndian.PutUint16(l4[16:], ^uint16(sum))
+	}
 	if src.Addr().Is4() {
 		h := make([]byte, 20)
 		h[0] = 0x45

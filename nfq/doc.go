@@ -24,8 +24,16 @@
 // Queue settings: copy range 0xffff (a whole packet: DPI reassembles TLS
 // and QUIC handshakes), NFQA_CFG_F_GSO (GSO super-packets are handed over
 // whole instead of being segmented for us; they may exceed the MTU and
-// carry no checksum yet, which DPI does not need), queue length 4096, and
+// carry no checksum yet: NFQA_SKB_CSUMNOTREADY), queue length 4096, and
 // an 8 MiB receive buffer (SO_RCVBUFFORCE).
+//
+// Checksums: the kernel tells in NFQA_SKB_INFO whether a packet's
+// transport checksum is not computed yet (NFQA_SKB_CSUMNOTREADY: the
+// sender offloads it, as veth and virtio do; trusted) or not verified by
+// anyone (NFQA_SKB_CSUM_NOTVERIFIED); neither means the kernel or the NIC
+// verified it. The handler passes NOTVERIFIED on as
+// verdict.Packet.ChecksumUnverified, so the DPI engine verifies those
+// and does not inspect a TCP segment its receiver will drop.
 //
 // NETLINK_NO_ENOBUFS is not set. When the socket buffer is full the kernel
 // applies the fail flag to the packet (accepted with NFQA_CFG_F_FAIL_OPEN,

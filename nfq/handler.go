@@ -116,6 +116,7 @@ func (h *handler) packet(body []byte) {
 	p.Time = h.now
 	p.InIf, p.OutIf, p.PhysIn, p.PhysOut = m.InIf, m.OutIf, m.PhysIn, m.PhysOut
 	p.Mark = m.Mark
+	p.ChecksumUnverified = m.SkbInfo&(skbInfoCsumNotVerified|skbInfoCsumNotReady) == skbInfoCsumNotVerified
 	p.HasHWAddr = m.HWLen == 6
 	copy(p.HWAddr[:], m.HWAddr[:6])
 	p.From = verdict.SideUnknown

@@ -338,3 +338,39 @@ func FuzzParsePacket(f *testing.F) {
 		}
 	})
 }
+
+// TestHandlerChecksumFlags: NFQA_SKB_INFO's NFQA_SKB_CSUM_NOTVERIFIED
+// reaches the decider as ChecksumUnverified; CSUMNOTREADY (offloaded, not
+// computed yet) and no attribute (verified by the kernel) do not.
+func TestHandlerChecksumFlags(t *testing.T) {
+	dec := &scripted{answers: []verdict.Decision{{}}}
+	h := newTestHandler(t, dec, verdict.FailOpen)
+	pl := udp4(client, server)
+	for _, tc := range []struct {
+		info       uint32
+		has        bool
+		unverified bool
+	}{
+		{0, false, false},
+		{skbInfoCsumNotVerified, true, true},
+		{skbInfoCsumNotReady, true, false},
+		{skbInfoCsumNotReady | skbInfoGSO, true, false},
+		{skbInfoCsumNotVerified | skbInfoGSO, true, true},
+	} {
+		b := kernelPacket(7, 1, 0, 0, 0, pl)
+		if tc.has {
+			// Append NFQA_SKB_INFO to the message and fix its length.
+			var m msgBuf
+			m.b = append(m.b, b...)
+			m.attrBE32(nfqaSkbInfo, tc.info)
+			ne.PutUint32(m.b[0:4], uint32(len(m.b)))
+			b = m.b
+		}
+		h.begin(1)
+		h.datagram(b)
+		h.finish()
+		if dec.last.ChecksumUnverified != tc.unverified {
+			t.Errorf("skb info %#x (present %v): ChecksumUnverified %v, want %v", tc.info, tc.has, dec.last.ChecksumUnverified, tc.unverified)
+		}
+	}
+}

@@ -69,6 +69,10 @@ const (
 
 	skbInfoCsumNotReady = 1 << 0 // NFQA_SKB_CSUMNOTREADY
 	skbInfoGSO          = 1 << 1 // NFQA_SKB_GSO
+	// NFQA_SKB_CSUM_NOTVERIFIED: at the forward hook (and pre-routing,
+	// input), nobody has verified the transport checksum. Without it (and
+	// without CSUMNOTREADY) the kernel or the NIC did.
+	skbInfoCsumNotVerified = 1 << 2
 )
 
 // Netfilter verdicts (linux/netfilter.h).

@@ -110,7 +110,8 @@ func (q *queue) bind() error {
 	if q.opt.gso {
 		// Hand over GSO super-packets whole instead of segmenting them
 		// in the kernel (the payload may exceed the MTU and its checksum
-		// may not be computed yet; DPI needs neither).
+		// may not be computed yet: NFQA_SKB_CSUMNOTREADY says so, and DPI
+		// trusts such a packet's checksum).
 		flags |= cfgFlagGSO
 	}
 	m.appendConfigFlags(q.num, 3, flags, cfgFlagFailOpen|cfgFlagGSO)

@@ -88,6 +88,7 @@ func (c *compiler) compile() *Set {
 		asns:              map[uint32][]owned{},
 		byID:              map[int64]int32{},
 	}
+	c.set.dropUninspectable = c.src.onUninspectable.s == "drop"
 	c.geoLocOff, c.geoASNOff = -1, -1
 	mask := c.opt.MarkMask
 	if mask == 0 {
@@ -954,8 +955,11 @@ func (c *compiler) resolveKey(t table, e *sentry) (ownEntry, []string, bool) {
 
 func riskCandidates() []string {
 	var out []string
-	for r := dpi.RiskID(1); r < dpi.NumRisks; r++ {
-		out = append(out, strings.TrimPrefix(r.Enum(), "NDPI_"), r.String())
+	for r := dpi.RiskID(1); r < dpi.RiskIDLimit; r++ {
+		if !r.Valid() {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(strings.TrimPrefix(r.Enum(), "NDPI_"), "IPS_"), r.String())
 	}
 	return out
 }

@@ -127,6 +127,15 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 		pi = s.poolInfo[h.Pool].policy
 		poolLabel = s.poolInfo[h.Pool].label
 	}
+	if r.Uninspectable && s.dropUninspectable {
+		// Before any rule: what the engine saw may not be what the
+		// receiver reads, so no marker can be trusted to match.
+		id := int32(-1)
+		if pi >= 0 {
+			id = int32(s.policies[pi].id)
+		}
+		return verdict.Decision{Action: verdict.Drop, Final: true, PolicyID: id, Pool: poolLabel, Rule: uninspectableRule}
+	}
 	if pi < 0 {
 		return verdict.Decision{Action: verdict.Pass, Final: !h.MACPending, PolicyID: -1,
 			Pool: poolLabel, Rule: noPolicyRule}
@@ -143,11 +152,15 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 	if h.MACPending {
 		return d
 	}
-	d.Final = r.State.Final() || s.settled(p, h, r, &ms, ru.key())
+	// With on_uninspectable "drop", a flow still being inspected may yet
+	// turn out uninspectable: no rule settles it early.
+	d.Final = r.State.Final() || !(s.dropUninspectable && r.State == dpi.Inspecting) && s.settled(p, h, r, &ms, ru.key())
 	return d
 }
 
 const noPolicyRule = "no pool and no policy 0 → pass"
+
+const uninspectableRule = "stream could not be inspected (on_uninspectable) → drop"
 
 // matches caches the rule each level matched (0: none), computed lazily.
 type matches struct {

@@ -58,6 +58,12 @@ type Set struct {
 	shapers []Shaper
 	layout  verdict.MarkLayout
 	stats   Report
+
+	// dropUninspectable: "on_uninspectable": "drop". Flows the DPI
+	// engine could not inspect as their receiver reads them are dropped;
+	// by default they pass (with RiskObfuscatedTraffic, which markers may
+	// match) and the policy decides as for any other flow.
+	dropUninspectable bool
 }
 
 type poolInfo struct {
@@ -241,6 +247,17 @@ func detectFormat(b []byte) Format {
 
 // File is the path the Set was loaded from.
 func (s *Set) File() string { return s.file }
+
+// OnUninspectable is the action for flows the DPI engine could not
+// inspect (dpi.Result.Uninspectable): Drop when the document says
+// "on_uninspectable": "drop", else None (the policy decides; the flow
+// carries RiskObfuscatedTraffic).
+func (s *Set) OnUninspectable() verdict.Action {
+	if s.dropUninspectable {
+		return verdict.Drop
+	}
+	return verdict.None
+}
 
 // Format is the format the Set was written in.
 func (s *Set) Format() Format { return s.format }

@@ -153,6 +153,9 @@ type source struct {
 	geoOff      int
 	protoFiles  []sval
 	catFiles    []scatfile
+	// onUninspectable is the document's "on_uninspectable" (native
+	// format only): "pass" or "drop"; empty when not given.
+	onUninspectable sval
 }
 
 // reader decodes JSON nodes into the source model. In strict mode (the

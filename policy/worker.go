@@ -135,6 +135,12 @@ func (w *Worker) Decide(p *verdict.Packet) verdict.Decision {
 	if p.HasHWAddr {
 		w.pkt.SrcMAC, w.pkt.HasMAC = p.HWAddr, true
 	}
+	// The kernel verified the checksum or the sender offloads it, unless
+	// it says nobody did (captures go through ProcessDecoded: unchecked).
+	w.pkt.Checksum = dpi.ChecksumTrusted
+	if p.ChecksumUnverified {
+		w.pkt.Checksum = dpi.ChecksumUnverified
+	}
 	_, d := w.process(&w.pkt, p.Time, p.From)
 	return d
 }

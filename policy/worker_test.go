@@ -106,7 +106,9 @@ func TestWorkerBlockTorUntilGivenUp(t *testing.T) {
 	}
 	pkts := [][]byte{out(dpi.TCPSyn, nil), in(dpi.TCPSyn|dpi.TCPAck, nil), out(dpi.TCPAck, nil)}
 	for i := 0; i < 10; i++ {
-		pkts = append(pkts, out(dpi.TCPPsh|dpi.TCPAck, []byte{0xde, 0xad, byte(i)}))
+		// 10 bytes: a shorter first segment would be gathered (see the
+		// engine's stream normalisation), not charged to the budget.
+		pkts = append(pkts, out(dpi.TCPPsh|dpi.TCPAck, []byte{0xde, 0xad, byte(i), 0, 0, 0, 0, 0, 0, 0}))
 	}
 	final := -1
 	for i, p := range pkts {

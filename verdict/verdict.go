@@ -166,6 +166,11 @@ type Packet struct {
 	HasHWAddr bool
 	// Mark is the packet mark as queued.
 	Mark uint32
+	// ChecksumUnverified: the kernel says nobody verified the transport
+	// checksum (NFQA_SKB_CSUM_NOTVERIFIED); the reader must, since the
+	// receiver will drop the packet if it is wrong. False means the
+	// kernel verified it or the sender offloads it (not computed yet).
+	ChecksumUnverified bool
 }
 
 // Tuple names a connection in its original direction, as conntrack does.

@@ -61,8 +61,11 @@ func cmdProtocols(args []string, stdout, stderr io.Writer) int {
 	for _, id := range ids {
 		reg.Categories = append(reg.Categories, category{id, cats[dpi.CategoryID(id)]})
 	}
-	for i := 1; i < dpi.NumRisks; i++ {
+	for i := 1; i < dpi.RiskIDLimit; i++ {
 		r := dpi.RiskID(i)
+		if !r.Valid() {
+			continue // ids between nDPI's and ips's own
+		}
 		reg.Risks = append(reg.Risks, risk{i, r.String(), r.Enum(), r.Severity().String(), r.Score()})
 	}
 	switch *format {

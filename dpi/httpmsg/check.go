@@ -68,6 +68,37 @@ func Authority(target []byte) []byte {
 	return a
 }
 
+// TargetHost returns the host an absolute-form request-target names, for
+// any scheme ("foo://user@example.com:8080/x" → "example.com:8080"), nil
+// for other forms. A server takes it over the Host field (RFC 9112
+// §3.2.2; Go's net/http and nginx do, whatever the scheme), so it is the
+// name the request is for. The userinfo before the last '@' is not part
+// of the host (RFC 3986 §3.2).
+func TargetHost(target []byte) []byte {
+	// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1)
+	i := 0
+	for ; i < len(target); i++ {
+		c := target[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && (isDigit(c) || c == '+' || c == '-' || c == '.')) {
+			break
+		}
+	}
+	if i == 0 || len(target) < i+3 || string(target[i:i+3]) != "://" {
+		return nil
+	}
+	a := target[i+3:]
+	for j, c := range a {
+		if c == '/' || c == '?' || c == '#' {
+			a = a[:j]
+			break
+		}
+	}
+	if at := bytes.LastIndexByte(a, '@'); at >= 0 {
+		a = a[at+1:]
+	}
+	return a
+}
+
 // NumericIPv4 parses a host that is a dotted-quad IPv4 address.
 func NumericIPv4(host []byte) (netip.Addr, bool) {
 	if len(host) < 7 || len(host) > 15 || !isDigit(host[0]) {

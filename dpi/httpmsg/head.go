@@ -47,11 +47,26 @@ type Head struct {
 
 	// Values of the fields a detector wants (the first occurrence).
 	Host, UserAgent, ContentType, Authorization, Server, ContentDisposition, Referer []byte
+	// Hosts counts the Host fields (RFC 9112 §3.2: a server answers 400 to
+	// more than one, so only the first can reach a server).
+	Hosts int
+	// HostFolded: the Host value came on a continuation line (obsolete
+	// line folding, RFC 9112 §5.2, which Go's net/http still unfolds).
+	HostFolded bool
+	// LooseHost is the value of a "Host :" field, with blanks between the
+	// name and the colon. RFC 9112 §5.1 has servers reject it (Go and
+	// nginx answer 400), lenient ones read it as Host: it names the host
+	// only when no proper Host field does.
+	LooseHost []byte
 	// HasUserAgent: a User-Agent field was present (perhaps empty).
 	HasUserAgent bool
 	// SOAPAction: the request carries SOAP's SOAPAction field.
 	SOAPAction bool
 }
+
+// foldHost: the last field line read was a Host field with an empty
+// value, which a continuation line may still supply.
+type parseState struct{ foldHost bool }
 
 func (h *Head) reset() { *h = Head{} }
 
@@ -130,6 +145,7 @@ func ParseResponse(b []byte, h *Head) Status {
 // empty line.
 func (h *Head) fields(b, rest []byte) Status {
 	start := len(b) - len(rest)
+	var st parseState
 	for {
 		line, next, ok := cutLine(rest)
 		if !ok {
@@ -141,20 +157,39 @@ func (h *Head) fields(b, rest []byte) Status {
 			h.Len = len(b) - len(next)
 			return Complete
 		}
-		h.field(line)
+		h.field(line, &st)
 		rest = next
 	}
 }
 
-func (h *Head) field(line []byte) {
+func (h *Head) field(line []byte, st *parseState) {
+	if len(line) > 0 && isBlank(line[0]) {
+		// A continuation line (obs-fold): a server that unfolds it joins
+		// it to the value before with a space, so an empty Host value
+		// takes the continuation's.
+		if v := trimBlanks(line); st.foldHost && len(v) > 0 {
+			h.Host, h.HostFolded, st.foldHost = v, true, false
+		}
+		return
+	}
+	st.foldHost = false
 	name, value, ok := splitField(line)
 	if !ok {
 		return
 	}
+	if loose := len(name) > 0 && line[len(name)] != ':'; loose {
+		// Blanks before the colon: not a field a strict server reads.
+		if ascii.Equal(name, "host") && h.LooseHost == nil {
+			h.LooseHost = value
+		}
+		return
+	}
 	switch {
 	case ascii.Equal(name, "host"):
+		h.Hosts++
 		if h.Host == nil {
 			h.Host = value
+			st.foldHost = len(value) == 0
 		}
 	case ascii.Equal(name, "user-agent"):
 		if !h.HasUserAgent {

@@ -344,6 +344,7 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(reqHead))
 	f.Add([]byte("CONNECT apache.org:443 HTTP/1.1\r\nHost: apache.org\r\n\r\n"))
 	f.Add([]byte("GET http://x/y HTTP/1.0\nA:\n b\n\n"))
+	f.Add([]byte("GET foo://u@x:1/y HTTP/1.1\r\nHost :z\r\nHost:\r\n\tw\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h Head
 		st := ParseRequest(b, &h)
@@ -355,6 +356,8 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		CheckTarget(h.Target)
 		CheckUserAgent(h.UserAgent)
+		TargetHost(h.Target)
+		HostName(h.LooseHost)
 	})
 }
 

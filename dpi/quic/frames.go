@@ -123,35 +123,40 @@ func (r *FrameReader) Next() (Frame, bool) {
 }
 
 // Crypto reassembles a CRYPTO stream by offset into a caller-provided
-// buffer, whatever the order the frames come in and however they overlap.
-// Data beyond the buffer is dropped (Overflow is set).
+// buffer, whatever the order the frames come in, however many holes they
+// leave and however they overlap. Where frames overlap, the bytes that
+// arrived first stand (as a QUIC stack keeps the data it already has), so
+// a later frame cannot rewrite what was read. A bitmap of the bytes held
+// lives at the end of the buffer: one bit per byte, so a buffer of B bytes
+// holds a stream of 8B/9. Data beyond it is dropped (Overflow is set).
 type Crypto struct {
-	buf      []byte
-	ranges   [maxRanges]span // received spans, sorted, disjoint
-	nRanges  int
+	buf      []byte // the stream
+	have     []byte // bit i: byte i of the stream is held
+	contig   int    // bytes held without a hole from offset 0
+	received int
 	Overflow bool
 }
 
-// span is a received byte range; uint16 keeps the state small (the buffer
-// is at most 64 KiB).
-type span struct{ lo, hi uint16 }
+// MaxCryptoBuffer bounds the buffer Reset takes.
+const MaxCryptoBuffer = 1 << 16
 
-// MaxCryptoBuffer bounds the reassembly buffer.
-const MaxCryptoBuffer = 1<<16 - 1
-
-const maxRanges = 16
-
-// Reset starts over with buf (its capacity, up to MaxCryptoBuffer, bounds
-// the stream).
+// Reset starts over with buf (its capacity, up to MaxCryptoBuffer, holds
+// the stream and its bitmap).
 func (c *Crypto) Reset(buf []byte) {
 	buf = buf[:cap(buf)]
 	if len(buf) > MaxCryptoBuffer {
 		buf = buf[:MaxCryptoBuffer]
 	}
-	*c = Crypto{buf: buf}
+	n := len(buf) * 8 / 9 &^ 7
+	have := buf[n : n+n/8]
+	clear(have)
+	*c = Crypto{buf: buf[:n], have: have}
 }
 
-// Add copies CRYPTO data at offset off.
+// Cap is the longest stream the buffer holds.
+func (c *Crypto) Cap() int { return len(c.buf) }
+
+// Add copies CRYPTO data at offset off into the bytes not yet held.
 func (c *Crypto) Add(off uint64, data []byte) {
 	if off >= uint64(len(c.buf)) {
 		if len(data) > 0 {
@@ -163,63 +168,50 @@ func (c *Crypto) Add(off uint64, data []byte) {
 		data = data[:uint64(len(c.buf))-off]
 		c.Overflow = true
 	}
-	if len(data) == 0 {
-		return
-	}
-	copy(c.buf[off:], data)
-	c.insert(span{uint16(off), uint16(off) + uint16(len(data))})
-}
-
-// insert merges s into the sorted span list.
-func (c *Crypto) insert(s span) {
-	var merged [maxRanges + 1]span
-	m := 0
-	placed := false
-	for _, r := range c.ranges[:c.nRanges] {
-		if r.hi < s.lo {
-			merged[m] = r
-			m++
-			continue
-		}
-		if s.hi < r.lo {
-			if !placed {
-				merged[m] = s
-				m++
-				placed = true
+	o := int(off)
+	for i := 0; i < len(data); {
+		p := o + i
+		// Whole bytes of the bitmap at once where the run allows.
+		if p&7 == 0 && len(data)-i >= 8 {
+			switch c.have[p>>3] {
+			case 0:
+				copy(c.buf[p:p+8], data[i:i+8])
+				c.have[p>>3] = 0xff
+				c.received += 8
+				i += 8
+				continue
+			case 0xff:
+				i += 8
+				continue
 			}
-			merged[m] = r
-			m++
-			continue
 		}
-		// Overlapping or touching: absorb r into s.
-		s.lo, s.hi = min(s.lo, r.lo), max(s.hi, r.hi)
+		if bit := byte(1) << (p & 7); c.have[p>>3]&bit == 0 {
+			c.buf[p] = data[i]
+			c.have[p>>3] |= bit
+			c.received++
+		}
+		i++
 	}
-	if !placed {
-		merged[m] = s
-		m++
-	}
-	if m > maxRanges {
-		// Too fragmented: keep the spans nearest the start.
-		m = maxRanges
-		c.Overflow = true
-	}
-	c.nRanges = copy(c.ranges[:], merged[:m])
 }
 
 // Contiguous returns the stream bytes received without a hole from
 // offset 0.
 func (c *Crypto) Contiguous() []byte {
-	if c.nRanges == 0 || c.ranges[0].lo != 0 {
+	for c.contig < len(c.buf) {
+		if c.contig&7 == 0 && c.have[c.contig>>3] == 0xff {
+			c.contig += 8
+			continue
+		}
+		if c.have[c.contig>>3]&(1<<(c.contig&7)) == 0 {
+			break
+		}
+		c.contig++
+	}
+	if c.contig == 0 {
 		return nil
 	}
-	return c.buf[:c.ranges[0].hi]
+	return c.buf[:c.contig]
 }
 
 // Received is the number of distinct stream bytes held.
-func (c *Crypto) Received() int {
-	n := 0
-	for _, r := range c.ranges[:c.nRanges] {
-		n += int(r.hi - r.lo)
-	}
-	return n
-}
+func (c *Crypto) Received() int { return c.received }

@@ -228,18 +228,77 @@ func TestCryptoReassembly(t *testing.T) {
 	if got := string(c.Contiguous()); got != string(msg) || c.Overflow {
 		t.Fatalf("contiguous %q", got)
 	}
-	c.Add(60, []byte("0123456789")) // beyond the bound
-	if !c.Overflow || c.Received() != len(msg)+4 {
-		t.Errorf("overflow %v received %d", c.Overflow, c.Received())
+	c.Add(52, []byte("0123456789")) // beyond the bound (64*8/9 = 56)
+	if !c.Overflow || c.Received() != len(msg)+4 || c.Cap() != 56 {
+		t.Errorf("overflow %v received %d cap %d", c.Overflow, c.Received(), c.Cap())
 	}
-	// Many disjoint spans stay bounded.
-	c.Reset(make([]byte, 0, 256))
-	for i := 0; i < 40; i++ {
-		c.Add(uint64(i*5), []byte{1, 2})
+	// Any number of holes, filled in any order: one byte at a time, odd
+	// offsets first, then the even ones backwards.
+	long := make([]byte, 3000)
+	for i := range long {
+		long[i] = byte(i * 7)
 	}
-	if c.nRanges > maxRanges || !c.Overflow {
-		t.Errorf("%d ranges", c.nRanges)
+	c.Reset(make([]byte, 0, 4096))
+	for i := 1; i < len(long); i += 2 {
+		c.Add(uint64(i), long[i:i+1])
 	}
+	for i := len(long) - 2; i >= 0; i -= 2 {
+		if c.Contiguous() != nil && i > 0 {
+			t.Fatalf("contiguous with a hole at %d", i)
+		}
+		c.Add(uint64(i), long[i:i+1])
+	}
+	if got := c.Contiguous(); string(got) != string(long) || c.Overflow || c.Received() != len(long) {
+		t.Errorf("1-byte frames: %d bytes back, overflow %v", len(got), c.Overflow)
+	}
+	// Overlaps: the first bytes to arrive stand.
+	c.Reset(make([]byte, 0, 64))
+	c.Add(4, []byte("real"))
+	c.Add(0, []byte("xxxxFAKEyy"))
+	if got := string(c.Contiguous()); got != "xxxxrealyy" {
+		t.Errorf("overlap: %q", got)
+	}
+}
+
+// FuzzCryptoOrder: whatever the order and overlaps of the frames, the stream
+// read back is the one sent, and the first bytes to arrive stand.
+func FuzzCryptoOrder(f *testing.F) {
+	f.Add([]byte{3, 1, 0, 2, 200, 7})
+	f.Fuzz(func(t *testing.T, cuts []byte) {
+		msg := make([]byte, 1000)
+		for i := range msg {
+			msg[i] = byte(i*31 + 7)
+		}
+		var c Crypto
+		c.Reset(make([]byte, 0, 2048))
+		// Frames of the sizes the input gives, sent in an order it picks.
+		type frame struct{ off, n int }
+		var frames []frame
+		for off, i := 0, 0; off < len(msg); i++ {
+			n := 1
+			if len(cuts) > 0 {
+				n = int(cuts[i%len(cuts)]) + 1
+			}
+			n = min(n, len(msg)-off)
+			frames = append(frames, frame{off, n})
+			off += n
+		}
+		for i := range frames {
+			j := i
+			if len(cuts) > 0 {
+				j = (i*int(cuts[0]) + int(cuts[len(cuts)-1])) % len(frames)
+			}
+			frames[i], frames[j] = frames[j], frames[i]
+		}
+		decoy := make([]byte, 1000)
+		for _, fr := range frames {
+			c.Add(uint64(fr.off), msg[fr.off:fr.off+fr.n])
+			c.Add(uint64(fr.off), decoy[fr.off:fr.off+fr.n]) // a late rewrite loses
+		}
+		if got := c.Contiguous(); string(got) != string(msg) || c.Received() != len(msg) {
+			t.Fatalf("got %d bytes (received %d)", len(got), c.Received())
+		}
+	})
 }
 
 func TestCHLO(t *testing.T) {

@@ -46,8 +46,15 @@ type ClientHello struct {
 	ALPN    []byte
 	HasALPN bool
 
-	PaddingLen     int
-	ECH            bool // encrypted_client_hello (0xfe0d)
+	PaddingLen int
+	ECH        bool // encrypted_client_hello (0xfe0d)
+	// ECHOuter: the ECH extension is a well-formed outer ECHClientHello
+	// (type 0: cipher suite, config_id, enc, a non-empty payload; RFC 9849
+	// §5). Real ECH and GREASE ECH both are; ECHConfigID and
+	// ECHPayloadLen describe it.
+	ECHOuter       bool
+	ECHConfigID    uint8
+	ECHPayloadLen  int
 	ESNI           bool // draft encrypted_server_name (0xffce)
 	EncryptThenMAC bool // present and empty, as RFC 7366 wants
 	UseSRTP        bool // DTLS-SRTP: a WebRTC media key exchange
@@ -116,6 +123,7 @@ func (h *ClientHello) parseExtensions(b []byte) error {
 			// does, and stop.
 			h.BadExtLen = true
 			h.addExtension(typ)
+			h.ECH = h.ECH || typ == ExtECH // present, if unreadable
 			return nil
 		}
 		data := c.take(n)
@@ -199,6 +207,16 @@ func (h *ClientHello) extension(typ uint16, data []byte) {
 		h.UseSRTP = true
 	case ExtECH:
 		h.ECH = true
+		if c.u8() == 0 { // ECHClientHelloType outer
+			c.u16() // HpkeKdfId
+			c.u16() // HpkeAeadId
+			id := c.u8()
+			c.vec16() // enc
+			payload := c.vec16()
+			if !c.bad && c.empty() && len(payload) > 0 {
+				h.ECHOuter, h.ECHConfigID, h.ECHPayloadLen = true, id, len(payload)
+			}
+		}
 	case ExtESNI:
 		h.ESNI = true
 	case ExtQUICParams, ExtQUICParamsDraft:

@@ -16,13 +16,15 @@ func NewSuffixSet[T any]() *SuffixSet[T] {
 	return &SuffixSet[T]{suffix: map[string]T{}, exact: map[string]T{}}
 }
 
-// Normalize lower-cases a domain name and strips a leading "*." or "." and
-// a trailing dot, so "*.Example.COM." and "example.com" are the same key.
+// Normalize strips a leading "*." or "." from a domain name pattern and
+// canonicalises the rest as CanonicalHost does (ASCII case folded, a
+// trailing dot dropped), so "*.Example.COM." and "example.com" are the
+// same key, and the key is what the engine's canonical names look up.
 func Normalize(name string) string {
-	name = strings.ToLower(strings.TrimSpace(name))
+	name = strings.Trim(name, " \t\r\n") // ASCII only: other bytes are part of the name
 	name = strings.TrimPrefix(name, "*.")
 	name = strings.TrimPrefix(name, ".")
-	return strings.TrimSuffix(name, ".")
+	return CanonicalHost(name)
 }
 
 // Add puts name into the set. With exact, only the name itself matches.
