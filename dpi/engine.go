@@ -111,6 +111,7 @@ type Engine struct {
 	intern  *interner
 
 	scratchFree []*scratch
+	tcpFree     []*[2]tcpDir
 	scratches   int
 	metaFree    []*Meta
 	streamFree  [][]byte
@@ -354,6 +355,9 @@ func (e *Engine) start(f *Flow, p *Packet, srcLo bool, now int64) {
 	}
 	f.clientLo = client
 	f.s = e.newScratch()
+	if p.Proto == IPProtoTCP {
+		f.s.tcp = e.newTCPState()
+	}
 	if e.resume(f, p, now) {
 		return
 	}
@@ -375,16 +379,31 @@ func (e *Engine) newScratch() *scratch {
 	return new(scratch)
 }
 
+// newTCPState returns zeroed stream state for a new TCP flow, reused
+// from flows that ended.
+func (e *Engine) newTCPState() *[2]tcpDir {
+	if n := len(e.tcpFree); n > 0 {
+		t := e.tcpFree[n-1]
+		e.tcpFree = e.tcpFree[:n-1]
+		return t
+	}
+	return new([2]tcpDir)
+}
+
 func (e *Engine) freeScratch(f *Flow) {
 	s := f.s
 	if s == nil {
 		return
 	}
 	f.s = nil
-	e.releaseStream(&s.tcp[0])
-	e.releaseStream(&s.tcp[1])
-	e.releaseReasm(&s.tcp[0])
-	e.releaseReasm(&s.tcp[1])
+	if t := s.tcp; t != nil {
+		e.releaseStream(&t[0])
+		e.releaseStream(&t[1])
+		e.releaseReasm(&t[0])
+		e.releaseReasm(&t[1])
+		*t = [2]tcpDir{}
+		e.tcpFree = append(e.tcpFree, t)
+	}
 	e.quicRelease(s)
 	e.dnsRelease(s)
 	s.reset()

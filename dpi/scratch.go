@@ -13,7 +13,11 @@ type scratch struct {
 	// catCategory is a category the catalog assigned to the host or
 	// address, which overrides the protocol's.
 	catCategory CategoryID
-	tcp         [2]tcpDir
+	// tcp is the stream state of both directions, for TCP flows only: it
+	// comes from the engine's own free list (tcpFree) so a flood of UDP
+	// flows does not pay 2×96 bytes each for it (a scratch without it
+	// fits Go's 576-byte size class, with it the 768-byte one).
+	tcp *[2]tcpDir
 	// payloads counts packets with payload per direction.
 	payloads [2]uint16
 	// spent counts the packets charged to the budget (TCP); free those
