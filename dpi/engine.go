@@ -267,7 +267,11 @@ func (e *Engine) Process(p *Packet, now int64) (*Flow, Dir) {
 	h := e.t.hash(&k)
 	f := e.t.lookup(&k, h)
 	if f != nil && p.Proto == IPProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn &&
-		f.flags&(flowRst|flowFinClient|flowFinServer) != 0 {
+		(f.flags&(flowRst|flowFinClient|flowFinServer) != 0 ||
+			// Inline, a decided flow's FIN and RST stay in the kernel,
+			// so a client reusing the ports is told only by its SYN: a
+			// final flow the server has answered never sends another.
+			f.Result.State.Final() && f.Packets[ToClient] > 0) {
 		e.end(f, EndClosed) // a new connection on the same ports
 		f = nil
 	}

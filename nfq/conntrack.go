@@ -32,10 +32,12 @@ const (
 )
 
 // Conn is one conntrack entry as ips reads it: its original-direction
-// tuple and its mark.
+// tuple, its mark and its id (CTA_ID: the kernel's 32-bit handle of the
+// entry, stable for its lifetime).
 type Conn struct {
 	Tuple verdict.Tuple
 	Mark  uint32
+	ID    uint32
 }
 
 func familyOf(t verdict.Tuple) uint8 {
@@ -115,6 +117,10 @@ func parseConn(body []byte) (Conn, bool) {
 		case ctaMark:
 			if len(it.data) >= 4 {
 				c.Mark = be.Uint32(it.data)
+			}
+		case ctaID:
+			if len(it.data) >= 4 {
+				c.ID = be.Uint32(it.data)
 			}
 		}
 	}

@@ -160,25 +160,32 @@ func (c *Conntrack) sendMarks(ups []MarkUpdate, reply bool) []error {
 // Dump lists the IPv4 and IPv6 entries whose mark has the bits of mask
 // equal to val (mask 0: all entries).
 func (c *Conntrack) Dump(val, mask uint32) ([]Conn, error) {
+	var out []Conn
+	err := c.DumpEach(val, mask, func(cn Conn) { out = append(out, cn) })
+	return out, err
+}
+
+// DumpEach is Dump calling fn for each entry instead of collecting them,
+// so that a large table costs no more than one entry at a time.
+func (c *Conntrack) DumpEach(val, mask uint32, fn func(Conn)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []Conn
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		var m msgBuf
 		c.seq++
 		m.appendDump(c.seq, fam, val, mask)
 		if err := c.sock.write(m.b); err != nil {
-			return out, fmt.Errorf("ctnetlink dump: %w", err)
+			return fmt.Errorf("ctnetlink dump: %w", err)
 		}
 		if err := c.readDump(c.seq, func(body []byte) {
 			if cn, ok := parseConn(body); ok {
-				out = append(out, cn)
+				fn(cn)
 			}
 		}); err != nil {
-			return out, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (c *Conntrack) readDump(seq uint32, fn func([]byte)) error {

@@ -125,6 +125,7 @@ type Daemon struct {
 	tableMu  sync.Mutex // install, resync, check
 
 	tableRepairs atomic.Uint64
+	adopted      adoption
 }
 
 // Start probes the kernel, binds the queues, installs the table
@@ -199,6 +200,9 @@ func Start(cfg Config) (*Daemon, error) {
 
 	d.tab = newTable(d.nft, rulesetSpec{layout: cfg.Layout, fail: cfg.Fail, queueBase: cfg.QueueBase,
 		queues: uint16(cfg.Queues), impl: d.caps.Queue, lan: lan, wan: wan, physdev: d.caps.Physdev, classID: cfg.ClassID, classes: cfg.ShapeClasses})
+	if err := d.checkTableNotLive(); err != nil {
+		return nil, err
+	}
 	replaced, err := d.tab.install()
 	if err != nil {
 		return nil, err
@@ -206,8 +210,13 @@ func Start(cfg Config) (*Daemon, error) {
 	if replaced {
 		d.log.Warn("replaced the nftables table inet ips left by an earlier run (crash or fail-closed stop)")
 	}
-	if n, err := d.ct.Dump(cfg.Layout.DecidedBit(), cfg.Layout.DecidedBit()); err == nil && len(n) > 0 {
-		d.log.Info("conntrack entries decided by an earlier run keep their marks", "entries", len(n))
+	// Flows an earlier run decided keep their ct marks, which the new
+	// rules match: they stay in the kernel and are not inspected again.
+	if st, err := d.adopt(); err != nil {
+		d.log.Warn("reading the decisions of an earlier run from conntrack", "err", err)
+	} else if st.Entries > 0 {
+		d.log.Info("adopted the flows an earlier run decided: they keep their verdict in the kernel and are not inspected again; a reload cannot re-judge them (their metadata died with that run)",
+			"entries", st.Entries, "by_action", st.String())
 	}
 	for _, q := range d.queues {
 		go q.run()
@@ -280,6 +289,9 @@ func (d *Daemon) SetShapeClasses(classes []uint16) error {
 type ReviseResult struct {
 	Changed int        // flows whose decision changed
 	Marks   MarkResult // what the ct mark rewrite did
+	// Adopted counts the flows decided by an earlier run that are still
+	// alive: they keep their decision (see Adopted).
+	Adopted int
 }
 
 // Revise has every worker re-judge its decided flows under the current
@@ -305,11 +317,20 @@ func (d *Daemon) Revise() (ReviseResult, error) {
 		}
 		for _, c := range changes {
 			ups = append(ups, MarkUpdate{Tuple: c.Tuple, Mark: d.cfg.Layout.Value(c.Decision), Mask: mask})
+			if len(ups) <= 20 {
+				d.log.Debug("reload changed a decided flow", "queue", q.num, "flow", c.Tuple.String(),
+					"final", c.Decision.Final, "now", c.Decision.Explain())
+			}
 		}
 	}
 	res.Changed = len(ups)
 	if len(ups) > 0 {
 		res.Marks = d.ct.SetMarks(ups)
+	}
+	n, err := d.refreshAdopted()
+	res.Adopted = n
+	if err != nil {
+		errs = append(errs, fmt.Errorf("counting adopted flows: %w", err))
 	}
 	return res, errors.Join(errs...)
 }

@@ -7,8 +7,11 @@
 //
 // One queue per worker, queues QueueBase..QueueBase+Queues-1. The queue
 // rule balances without the fanout flag, so the kernel picks the queue by
-// hashing the packet's addresses and ports: a flow stays on one queue, and
-// each worker's Decider keeps its flows without locks.
+// hashing the packet's addresses (ordered, so both directions agree) and
+// its IP protocol, not its ports (xt_NFQUEUE and nft_queue share
+// nfqueue_hash): a flow stays on one queue, and each worker's Decider
+// keeps its flows without locks, but every flow of one host pair lands on
+// the same queue, so one busy pair uses one worker whatever Queues is.
 //
 // The fast path is written on golang.org/x/sys: a blocking recvmmsg
 // (MSG_WAITFORONE) of up to Batch NFQUEUE messages into buffers allocated
@@ -126,6 +129,17 @@
 // marks in both modes, so passing connections survive a crash and dropped
 // ones stay dropped; the next start replaces the table atomically and
 // keeps those marks. "ips doctor --cleanup" removes the table by hand.
+//
+// # Restart
+//
+// A start always replaces a table it finds (left by kill -9, a crash or a
+// fail-closed stop) in the same transaction that creates its own, after
+// its queues are bound, so there is no moment without rules and no moment
+// with a queue rule and nobody listening. It then adopts the decided
+// conntrack entries (see adoption in adopt_linux.go): their marks stay,
+// the new rules keep them in the kernel, so they are never queued or
+// inspected again; a reload leaves them as they are (no metadata to
+// re-judge them) and reports how many are still alive.
 //
 // # Reload
 //

@@ -3,12 +3,14 @@
 package nfq
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 )
 
@@ -168,6 +170,31 @@ func (t *table) counters() (map[string]RuleCounter, error) {
 		out[tag] = rc
 	}
 	return out, nil
+}
+
+// existingQueues reads the queue numbers the queue rule of the table now
+// in the kernel sends to (a table an earlier run, or another ips, left):
+// nft's queue expression, or the xt NFQUEUE target whose info starts with
+// the __u16 queuenum and queues_total of struct xt_NFQ_info_v3.
+func (t *table) existingQueues() (base, total uint16, ok bool) {
+	rules, err := t.conn.GetRules(t.t, t.fwd)
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, r := range rules {
+		for _, e := range r.Exprs {
+			switch x := e.(type) {
+			case *expr.Queue:
+				return x.Num, max(x.Total, 1), true
+			case *expr.Target:
+				if u, isU := x.Info.(*xt.Unknown); isU && x.Name == "NFQUEUE" && len(*u) >= 4 {
+					b := []byte(*u)
+					return binary.NativeEndian.Uint16(b[0:2]), max(binary.NativeEndian.Uint16(b[2:4]), 1), true
+				}
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // removeTable deletes "inet ips" if it exists.

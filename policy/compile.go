@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ type compiler struct {
 	hostOff     []uint32                // per host rule: the key's offset in the file
 	hostShared  map[hostShareKey]uint32 // the rule each (policy, marker) shares
 	markerCache map[string]mval         // markers already resolved, by their text
+	excRisks    [][]string              // per risk exception: its risks' canonical names
 	nameBuf     []byte
 }
 
@@ -59,7 +61,8 @@ type hostShareKey struct {
 }
 
 type ownEntry struct {
-	key   uint32 // protocol id, master<<16|app, category, country, AS number, risk id
+	key   uint32 // protocol id, master<<16|app, category, country, AS number, risk id, proto<<16|low port
+	hi    uint32 // ports: proto<<16|high port
 	pair  bool
 	host  string
 	hkind pools.HostKind
@@ -105,6 +108,7 @@ func (c *compiler) compile() *Set {
 	c.catalog()
 	c.policies()
 	c.pools()
+	c.riskExceptions()
 	c.geo()
 	c.finish()
 	if c.d.errs > 0 {
@@ -710,6 +714,27 @@ func (c *compiler) resolvePolicy(ci int32, p *spolicy) {
 			}
 		}
 	}
+	c.checkPortOverlap(p, c.own[ci][tPorts])
+}
+
+// checkPortOverlap refuses ranges of one policy that overlap: which of
+// them was meant for the ports they share is not written anywhere. (The
+// same key twice is reported as listed twice.)
+func (c *compiler) checkPortOverlap(p *spolicy, es []ownEntry) {
+	if len(es) < 2 {
+		return
+	}
+	o := append([]ownEntry(nil), es...)
+	sort.Slice(o, func(i, j int) bool { return o[i].key < o[j].key })
+	for i := 1; i < len(o); i++ {
+		a, b := &p.tables[tPorts][o[i-1].srcIndex], &p.tables[tPorts][o[i].srcIndex]
+		if o[i].key <= o[i-1].hi && a.canon != b.canon {
+			c.errorf(b.key.off, "policy %d: ports %s overlaps %s (at %s); split the ranges so that each port has one entry", p.id, b.canon, a.canon, c.at(a.key.off))
+		}
+		if o[i].hi < o[i-1].hi {
+			o[i] = o[i-1] // keep the widest range for the next comparison
+		}
+	}
 }
 
 // removeOwn drops the own entry that came from source entry j (a key
@@ -949,6 +974,13 @@ func (c *compiler) resolveKey(t table, e *sentry) (ownEntry, []string, bool) {
 		}
 		oe.key = uint32(id)
 		e.canon = strings.TrimPrefix(id.Enum(), "NDPI_")
+	case tPorts:
+		lo, hi, canon, err := parsePortKey(k)
+		if err != nil {
+			c.errorf(off, "%v", err)
+			return oe, nil, false
+		}
+		oe.key, oe.hi, e.canon = lo, hi, canon
 	}
 	return oe, []string{e.canon}, true
 }
@@ -1033,8 +1065,10 @@ func (c *compiler) merge() {
 	implicit := uint32(0)
 	for ci := range s.policies {
 		p := &s.policies[ci]
+		hasPorts := false
 		for k := len(p.chain) - 1; k >= 0; k-- {
 			a := p.chain[k]
+			hasPorts = hasPorts || len(c.own[a][tPorts]) > 0
 			if c.ownDef[a] != 0 {
 				p.def = c.ownDef[a]
 			}
@@ -1079,6 +1113,18 @@ func (c *compiler) merge() {
 			}
 			p.sum[sumHost].merge(c.ownSum[a][sumHost])
 			p.sum[sumProto].merge(c.ownSum[a][sumProto])
+		}
+		if hasPorts {
+			levels := make([][]portRange, 0, len(p.chain))
+			for _, a := range p.chain {
+				var l []portRange
+				for _, e := range c.own[a][tPorts] {
+					l = append(l, portRange{e.key, e.hi, e.rule})
+				}
+				sort.Slice(l, func(i, j int) bool { return l[i].lo < l[j].lo })
+				levels = append(levels, l)
+			}
+			p.ports = mergePorts(levels)
 		}
 		if p.def == 0 {
 			if implicit == 0 {

@@ -172,6 +172,14 @@ func Convert(name string, data []byte, opt LoadOptions) ([]byte, *Report, error)
 		pols = append(pols, o)
 	}
 	doc = append(doc, kv{"policies", orEmpty(pols)})
+	if len(set.excs) > 0 {
+		var xs []any
+		for i := range set.excs {
+			hosts, risks := c.excCanon(i)
+			xs = append(xs, obj{{"hosts", hosts}, {"risks", risks}})
+		}
+		doc = append(doc, kv{"risk_exceptions", xs})
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

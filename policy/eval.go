@@ -19,6 +19,7 @@ const (
 	lvPair                   // "master.app" protocol keys
 	lvApp                    // the application protocol
 	lvMaster                 // the master protocol
+	lvPorts                  // the L4 protocol and server port, by number
 	lvCategory               // the flow's category
 	lvASN                    // the remote host's AS number
 	lvCountry                // the remote host's country
@@ -76,13 +77,25 @@ type Host struct {
 	// MAC address is not known yet and some pool lists MACs. The caller
 	// sets it; a decision is never final while it is set.
 	MACPending bool
+	// Proto is the flow's IP protocol number and Port its server
+	// (responder) port, 0 for protocols without ports; the caller sets
+	// them for "ports" rules.
+	Proto uint8
+	Port  uint16
+	// Local is the LAN-side host; excAddr the risk exceptions its or
+	// Remote's address is in.
+	Local   netip.Addr
+	excAddr uint64
 }
 
 // Resolve finds the pool of the LAN host (address local, MAC mac when
 // hasMAC) and looks the remote address up in GeoIP when the policy uses
 // it.
 func (s *Set) Resolve(local netip.Addr, mac pools.MAC, hasMAC bool, remote netip.Addr) Host {
-	h := Host{Pool: -1, Remote: remote}
+	h := Host{Pool: -1, Remote: remote, Local: local}
+	if len(s.excAddrs) > 0 {
+		h.excAddr = s.excAddrMask(local, remote)
+	}
 	if p, ok := s.pools.Lookup(local, mac, hasMAC); ok {
 		h.Pool = p
 	}
@@ -107,11 +120,15 @@ type Input struct {
 	Local, Remote netip.Addr
 	LocalMAC      pools.MAC
 	HasMAC        bool
+	// Proto is the IP protocol number, Port the server (responder) port.
+	Proto uint8
+	Port  uint16
 }
 
 // Evaluate resolves the flow's hosts and judges it: Resolve then Judge.
 func (s *Set) Evaluate(in *Input) verdict.Decision {
 	h := s.Resolve(in.Local, in.LocalMAC, in.HasMAC, in.Remote)
+	h.Proto, h.Port = in.Proto, in.Port
 	return s.Judge(&h, in.Result)
 }
 
@@ -141,13 +158,22 @@ func (s *Set) Judge(h *Host, r *dpi.Result) verdict.Decision {
 			Pool: poolLabel, Rule: noPolicyRule}
 	}
 	p := &s.policies[pi]
-	var ms matches
+	ms := matches{risks: r.Risks}
+	var exc uint64
+	var removed dpi.RiskSet
+	if s.excs != nil && r.Risks&^1 != 0 {
+		exc, removed = s.excepted(h, r)
+		ms.risks &^= removed
+	}
 	ri := s.first(p, h, r, &ms)
 	ru := s.rule(ri)
 	d := verdict.Decision{Action: ru.act, Class: ru.class, PolicyID: int32(p.id),
 		Pool: poolLabel, Chain: p.chainText, Rule: ru.text}
 	if ru.policy != pi {
 		d.Rule = s.inheritedText(ri, &ru)
+	}
+	if removed != 0 {
+		d.Rule = s.exceptText(d.Rule, h, r, exc, removed)
 	}
 	if h.MACPending {
 		return d
@@ -166,6 +192,8 @@ const uninspectableRule = "stream could not be inspected (on_uninspectable) → 
 type matches struct {
 	rule [numLevels]uint32
 	done [numLevels]bool
+	// risks are the flow's risks less those risk exceptions remove.
+	risks dpi.RiskSet
 }
 
 func (s *Set) first(p *cpolicy, h *Host, r *dpi.Result, ms *matches) uint32 {
@@ -185,7 +213,7 @@ func (s *Set) match(p *cpolicy, h *Host, r *dpi.Result, lv level, ms *matches) u
 	var ri uint32
 	switch lv {
 	case lvRisk:
-		ri = s.matchRisk(p, r.Risks)
+		ri = s.matchRisk(p, ms.risks)
 	case lvHost:
 		if p.hasHosts && r.Hostname != "" {
 			ri = s.chainLookupHost(p, r.Hostname)
@@ -201,6 +229,10 @@ func (s *Set) match(p *cpolicy, h *Host, r *dpi.Result, lv level, ms *matches) u
 	case lvMaster:
 		if int(r.Master) < len(p.proto) && r.Master != 0 {
 			ri = p.proto[r.Master]
+		}
+	case lvPorts:
+		if p.ports != nil {
+			ri = lookupPorts(p.ports, uint32(h.Proto)<<16|uint32(h.Port))
 		}
 	case lvCategory:
 		if p.cat != nil {
@@ -368,12 +400,16 @@ func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint3
 	hostMay := pend&dpi.FieldHostname != 0 || r.Hostname == ""
 	appMay := pend&(dpi.FieldApp|dpi.FieldHostname) != 0
 	catMay := appMay || hostMay && s.catHosts != nil
+	// A hostname risk exception may still remove risks the flow has.
+	excMay := hostMay && s.excNameMask != 0
 	for l := level(0); l < numLevels; l++ {
 		var variable bool
 		var sum summary
 		switch l {
 		case lvRisk:
-			variable, sum = riskMay, p.sum[sumRisk]
+			// Exceptions only remove risks: one that may still apply
+			// matters only to a risk match.
+			variable, sum = riskMay || excMay && s.match(p, h, r, l, ms) != 0, p.sum[sumRisk]
 		case lvHost:
 			variable, sum = hostMay, p.sum[sumHost]
 		case lvPair, lvApp, lvMaster:
@@ -386,7 +422,7 @@ func (s *Set) settled(p *cpolicy, h *Host, r *dpi.Result, ms *matches, cur uint3
 			if sum.differs(cur) {
 				return false
 			}
-			if l == lvRisk && m != 0 {
+			if l == lvRisk && m != 0 && !excMay {
 				return true // it keeps matching, with the same marker
 			}
 			continue

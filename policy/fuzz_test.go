@@ -26,6 +26,9 @@ func fuzzSeeds(f *testing.F) {
 	f.Add([]byte(`{"policy":{"id":0,"markers":{"hostnames":[]},"flow_risk":{"bitmap":18446744073709551615,"marker":"drop"}}}`))
 	f.Add([]byte("{\"pool\":{\"id\":1,\"ip\":[\"10.0.0.1/8\"],\"mac\":[\"AA:bb:cc:dd:ee:ff\"]},\"policy\":{\"id\":1}}\n{\"policy\":{\"id\":1,\"root\":1}}"))
 	f.Add([]byte(`{"version":1,"policies":[{"id":0,"parent":0}],"shapers":[{"name":"s","rate":"1e3kbit"}]}`))
+	// Ports and risk exceptions.
+	f.Add([]byte(`{"version":1,"risk_exceptions":[{"hosts":["10.1.2.3","::ffff:7.1.1.0/120","*.b"],"risks":["NUMERIC_IP_HOST",6]}],"policies":[{"id":0,"default_marker":"pass","markers":{"ports":{"tcp/22":"drop","udp/1-100":1,"sctp/*":"drop","ipproto/47":"reject","tcp/20-30":2}}}]}`))
+	f.Add([]byte(`{"risk_exceptions":[{"hosts":"a.b","risks":["x"]}]}` + "\n" + `{"policy":{"id":0,"markers":{"ports":{"udp/9-1":"drop","tcp/65535":3}}}}` + "\n"))
 	// Hostnames tables are read lazily: escapes, duplicates, bad values.
 	f.Add([]byte(`{"version":1,"pools":[{"name":"p","ip":["10.0.0.0/8"],"policy":1}],"policies":[{"id":0,"markers":{"hostnames":{"a.b":"drop","A.B.":"pass","\u0041.c":2,"*.d.e":"reject","=f":{}}}},{"id":1,"parent":0,"markers":{"hostnames":{"g":true,"h":1.5}}}]}`))
 	f.Add([]byte("{\"policy\":{\"id\":0,\"hostnames\":{\"x.y\":\"drop\",\"x.y\":\"pass\"},\"markers\":{\"hostnames\":{\"z\":7}}}}\n{\"policy\":{\"id\":2,\"root\":9,\"markers\":{\"hostnames\":{\"w\" \"drop\"}}}}\n"))
@@ -122,4 +125,25 @@ func TestParseRate(t *testing.T) {
 			t.Errorf("parseRate(%q): want an error", s)
 		}
 	}
+}
+
+// FuzzPortKey: a ports key that parses is one protocol's non-empty range,
+// and its canonical spelling parses to the same range.
+func FuzzPortKey(f *testing.F) {
+	for _, s := range []string{"tcp/22", "UDP/27000-27050", "sctp/*", "ipproto/47", "ipproto/6", "tcp/70000", "tpc/22", "udp/9-1", "tcp/-", "/", "tcp/1-2-3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, hi, canon, err := parsePortKey(s)
+		if err != nil {
+			return
+		}
+		if lo > hi || lo>>16 != hi>>16 || hi>>16 > 255 {
+			t.Fatalf("%q -> %x-%x", s, lo, hi)
+		}
+		lo2, hi2, canon2, err := parsePortKey(canon)
+		if err != nil || lo2 != lo || hi2 != hi || canon2 != canon {
+			t.Fatalf("%q -> %q -> %x-%x %q %v", s, canon, lo2, hi2, canon2, err)
+		}
+	})
 }

@@ -4,7 +4,7 @@ package policy
 // keys and wrong types are errors), with the vocabulary of the nProbe
 // format. README.md, "Policy language", documents it.
 
-var nativeKeys = []string{"version", "description", "geoip", "custom_protocols", "category_files", "shapers", "pools", "policies", "on_uninspectable"}
+var nativeKeys = []string{"version", "description", "geoip", "custom_protocols", "category_files", "shapers", "pools", "policies", "risk_exceptions", "on_uninspectable"}
 
 func readNative(f *srcFile, d *diags) *source {
 	src := &source{f: f, format: FormatNative, geoOff: -1}
@@ -49,6 +49,8 @@ func readNative(f *srcFile, d *diags) *source {
 			r.list(m.val, "pools", func(n *jnode) { r.nativePool(n, src) })
 		case "policies":
 			r.list(m.val, "policies", func(n *jnode) { r.nativePolicy(n, src) })
+		case "risk_exceptions":
+			r.riskExceptions(m.val, src)
 		case "on_uninspectable":
 			if v, ok := r.str(m.val, "on_uninspectable"); ok {
 				if v.s != "pass" && v.s != "drop" {

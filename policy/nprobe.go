@@ -104,6 +104,9 @@ func (r *reader) line(n *jnode, src *source) {
 			}
 		case "custom_protocols":
 			src.protoFiles = append(src.protoFiles, r.strList(m.val, "custom_protocols")...)
+		case "risk_exceptions":
+			// ips's own line kind: nProbe has no risk exceptions.
+			r.riskExceptions(m.val, src)
 		default:
 			r.unknown(m, "the line", nprobeLineKeys)
 		}

@@ -55,6 +55,14 @@ type Set struct {
 	catAddrs *pools.Prefixes[dpi.CategoryID]
 	catalog  *dpi.Catalog
 
+	// Risk exceptions (riskexc.go): masks, address and hostname entries,
+	// the risks that hostname entries can remove, cached explanations.
+	excs        []riskExc
+	excAddrs    []excEntry
+	excNames    []excEntry
+	excNameMask dpi.RiskSet
+	exc         *excState
+
 	shapers []Shaper
 	layout  verdict.MarkLayout
 	stats   Report
@@ -92,6 +100,7 @@ type cpolicy struct {
 	country   []uint32
 	continent [pools.NumContinents]uint32
 	risk      [64]uint32
+	ports     []portRange // sorted, disjoint: the chain's ports merged
 	score     uint32
 	scoreMin  int
 	def       uint32

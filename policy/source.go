@@ -52,13 +52,14 @@ const (
 	tASN
 	tHostnames
 	tRisks
+	tPorts
 	numTables
 )
 
-var tableKeys = [numTables]string{"protocols", "categories", "countries", "continents", "asn", "hostnames", "risks"}
+var tableKeys = [numTables]string{"protocols", "categories", "countries", "continents", "asn", "hostnames", "risks", "ports"}
 
 // tableNoun names one key of a table in messages and explanations.
-var tableNoun = [numTables]string{"protocol", "category", "country", "continent", "ASN", "hostname", "flow risk"}
+var tableNoun = [numTables]string{"protocol", "category", "country", "continent", "ASN", "hostname", "flow risk", "ports"}
 
 // The source model: what the files say, with the offset of everything
 // so that compilation can point at it.
@@ -156,6 +157,7 @@ type source struct {
 	// onUninspectable is the document's "on_uninspectable" (native
 	// format only): "pass" or "drop"; empty when not given.
 	onUninspectable sval
+	riskExc         []sriskExc
 }
 
 // reader decodes JSON nodes into the source model. In strict mode (the
@@ -303,7 +305,7 @@ func (r *reader) marker(n *jnode, what string) (smarker, bool) {
 	return smarker{}, false
 }
 
-var markersKeys = []string{"protocols", "categories", "countries", "continents", "asn", "hostnames", "risks"}
+var markersKeys = []string{"protocols", "categories", "countries", "continents", "asn", "hostnames", "risks", "ports"}
 
 // readMarkers reads a "markers" object into the policy's tables.
 func (r *reader) readMarkers(n *jnode, p *spolicy) {

@@ -219,6 +219,7 @@ func (w *Worker) judge(f *dpi.Flow, st *flowState, set *Set, live bool) verdict.
 			local, remote = remote, local
 		}
 		st.host = set.Resolve(local, pools.MAC(f.MAC[lanDir]), hasMAC, remote)
+		st.host.Proto, st.host.Port = f.Proto(), f.Server().Port()
 		st.set, st.hadMAC = set, hasMAC
 	}
 	// While the LAN host has sent nothing, its MAC (and so a MAC pool)

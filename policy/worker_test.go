@@ -2,7 +2,10 @@ package policy
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"ips/dpi"
@@ -335,36 +338,117 @@ func TestWorkerAllocs(t *testing.T) {
 }
 
 // TestConcurrentJudging: Sets are shared by workers on several
-// goroutines while a reload swaps the Holder (run with -race).
+// goroutines while a reload swaps the Holder (run it with -race too).
+// Every concurrent decision must equal the one a worker gets alone under
+// the Set in force at the time: each goroutine feeds the same packets to
+// two reference workers whose Holders never change (one per Set), and a
+// sequence counter around each Store tells which Set was in force for
+// the whole of a Decide; when a swap overlapped the call, the decision
+// must still be one of the two.
 func TestConcurrentJudging(t *testing.T) {
 	loc, asn := sampleGeo(t)
 	opt := LoadOptions{GeoIP: loc, GeoIPASN: asn}
-	a := mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "pass", "markers": {"countries": {"CN": "drop"}, "hostnames": {"x.example": "drop"}}}]}`, opt)
-	b := mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "drop", "markers": {"asn": {"15169": "pass"}}}]}`, opt)
+	sets := [2]*Set{
+		mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "pass", "markers": {"countries": {"CN": "drop"}, "hostnames": {"x.example": "drop"}}}]}`, opt),
+		mustParse(t, `{"version": 1, "policies": [{"id": 0, "default_marker": "drop", "markers": {"asn": {"15169": "pass"}}}]}`, opt),
+	}
 	h := &Holder{}
-	h.Store(a)
-	done := make(chan bool)
-	for g := 0; g < 4; g++ {
+	h.Store(sets[0])
+	// seq is odd while a Store is under way; when even, sets[seq/2%2] is
+	// in force.
+	var seq atomic.Uint64
+	same := func(a, b verdict.Decision) bool {
+		return a.Action == b.Action && a.Final == b.Final && a.Class == b.Class && a.PolicyID == b.PolicyID && a.Explain() == b.Explain()
+	}
+	const goroutines, packets = 4, 3000
+	type result struct {
+		exact, either int
+		perSet        [2]int // exact checks under each Set
+		differ        int    // exact checks where the two Sets' actions differ
+		bad           []string
+	}
+	results := make(chan result, goroutines)
+	stop := make(chan struct{})
+	for g := 0; g < goroutines; g++ {
 		go func(g int) {
+			var r result
 			w := NewWorker(WorkerConfig{Policy: h}, nil)
-			for i := 0; i < 2000; i++ {
+			var refs [2]*Worker
+			for k := range refs {
+				hk := &Holder{}
+				hk.Store(sets[k])
+				refs[k] = NewWorker(WorkerConfig{Policy: hk}, nil)
+			}
+			for i := 0; i < packets; i++ {
 				dst := []string{"5.1.1.1", "8.8.8.8", "2.3.4.5"}[i%3]
-				w.Decide(&verdict.Packet{Data: ipPacket("192.168.1.10", dst, dpi.IPProtoUDP, udpDgram(uint16(1000+i%500), 53, []byte("q"))), Time: int64(i) * 1e6, From: verdict.SideLAN})
+				data := ipPacket("192.168.1.10", dst, dpi.IPProtoUDP, udpDgram(uint16(1000+g*1000+i%500), 53, []byte("q")))
+				p := verdict.Packet{Data: data, Time: int64(i) * 1e6, From: verdict.SideLAN}
+				s1 := seq.Load()
+				got := w.Decide(&p)
+				s2 := seq.Load()
+				var want [2]verdict.Decision
+				for k, ref := range refs {
+					rp := p
+					want[k] = ref.Decide(&rp)
+				}
+				switch {
+				case s1 == s2 && s1%2 == 0:
+					r.exact++
+					k := s1 / 2 % 2
+					r.perSet[k]++
+					if want[0].Action != want[1].Action {
+						r.differ++
+					}
+					if !same(got, want[k]) && len(r.bad) < 5 {
+						r.bad = append(r.bad, fmt.Sprintf("packet %d to %s under set %d: got %q, alone %q", i, dst, k, got.Explain(), want[k].Explain()))
+					}
+				default:
+					r.either++
+					if !same(got, want[0]) && !same(got, want[1]) && len(r.bad) < 5 {
+						r.bad = append(r.bad, fmt.Sprintf("packet %d to %s during a swap: got %q, alone %q or %q", i, dst, got.Explain(), want[0].Explain(), want[1].Explain()))
+					}
+				}
 				if i%100 == 0 {
 					w.Revise(func(verdict.Tuple, verdict.Decision) {})
+					for _, ref := range refs {
+						ref.Revise(func(verdict.Tuple, verdict.Decision) {})
+					}
 				}
 			}
-			done <- true
+			results <- r
 		}(g)
 	}
-	for i := 0; i < 200; i++ {
-		if i%2 == 0 {
-			h.Store(b)
-		} else {
-			h.Store(a)
+	go func() {
+		for k := 1; ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			seq.Add(1)
+			h.Store(sets[k%2])
+			seq.Add(1)
+			runtime.Gosched()
+		}
+	}()
+	var exact, either, differ int
+	var perSet [2]int
+	for g := 0; g < goroutines; g++ {
+		r := <-results
+		exact += r.exact
+		either += r.either
+		differ += r.differ
+		perSet[0] += r.perSet[0]
+		perSet[1] += r.perSet[1]
+		for _, b := range r.bad {
+			t.Error(b)
 		}
 	}
-	for g := 0; g < 4; g++ {
-		<-done
+	close(stop)
+	t.Logf("%d decisions checked against the Set in force (%d under each: %v; their actions differ on %d), %d overlapped a swap",
+		exact, len(sets), perSet, differ, either)
+	if exact < goroutines*packets/10 || perSet[0] == 0 || perSet[1] == 0 || differ == 0 {
+		t.Errorf("the check proved little: %d of %d decisions ran without a swap overlapping them, %v under each Set, %d where the Sets disagree",
+			exact, goroutines*packets, perSet, differ)
 	}
 }

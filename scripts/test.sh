@@ -19,6 +19,22 @@ echo "== import direction (DESIGN.md §2)"
 echo "== go test"
 go test -count=1 -timeout 20m ./...
 
+# The packages whose code runs on several goroutines (queue workers,
+# reloads swapping the policy, ctnetlink, the control socket and event
+# sink), under the race detector. dpi is left out: each engine belongs to
+# one worker and its tests start no goroutines, so -race would only slow
+# them; e2e and benchmarks stay out too (-race is 5-10x slower), and so
+# does TestPolicyMemory (peak RSS of a 1.5 M-name policy: the race
+# detector multiplies memory, so its bound means nothing there). About a
+# minute on 2 cores.
+echo "== go test -race (concurrent packages)"
+go test -race -count=1 -timeout 10m -skip '^TestPolicyMemory$' ./nfq ./policy ./cmd/ips ./pools ./verdict
+
+# Alone, so that its two workers have the machine's cores (inside
+# "go test ./..." other packages run beside it): prints the scaling ratio.
+echo "== two workers against one (test/scale)"
+go test -count=1 -run TestWorkersScale -v ./test/scale
+
 echo "== fuzz (${FUZZTIME:-3s} per target)"
 ./scripts/fuzz.sh "${FUZZTIME:-3s}"
 echo "== all tests passed"

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -70,4 +72,42 @@ func checkMaxFlows(total, queues int) error {
 		return fmt.Errorf("--max-flows %d: at most %d per queue (%d queues)", total, dpi.MaxTableFlows, queues)
 	}
 	return nil
+}
+
+// Go's soft memory limit, set from the flow bound.
+//
+// The garbage collector lets the heap grow to twice what was live after
+// its last cycle (GOGC=100), which is right for a program whose live
+// memory is steady, but a flow table filling up under a flood is live
+// memory that only grows: measured, the daemon's peak RSS was 1.5× its
+// live heap in a 1 M-flow flood. A soft limit at what the bounded state
+// can need makes the collector work harder near it instead of doubling:
+// the policy as loaded (measured after each load), plus every flow slot
+// at flowLimitBytes, plus a margin. It is soft: past it the collector
+// takes at most half the CPU and the heap grows, so a state larger than
+// foreseen costs CPU, never a crash. GOMEMLIMIT, when set, wins.
+const (
+	flowLimitBytes = 1536     // per flow slot: TestFlowMemoryFlood's 893 B plus the worker's entry, index and runtime slack
+	limitMargin    = 16 << 20 // buffers, goroutine stacks, event queues
+)
+
+// memoryLimit is the soft limit for a daemon whose heap holds base bytes
+// with no flow, and maxFlows flow slots in all.
+func memoryLimit(base uint64, maxFlows int) int64 {
+	return int64(base + uint64(maxFlows)*flowLimitBytes + limitMargin)
+}
+
+// setMemoryLimit measures the heap with the policy just loaded and sets
+// the soft limit for maxFlows; it returns the limit, or 0 when the
+// operator set GOMEMLIMIT.
+func setMemoryLimit(maxFlows int) int64 {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := memoryLimit(ms.HeapAlloc, maxFlows)
+	debug.SetMemoryLimit(limit)
+	return limit
 }

@@ -95,7 +95,7 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 		c.WAN = splitList(s)
 		return nil
 	})
-	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel's flow hash keeps each flow on one queue")
+	fs.IntVar(&c.Queues, "queues", runtime.NumCPU(), "`N` queues and workers; the kernel hashes addresses and IP protocol (not ports) to pick the queue, so each flow, and every flow of one host pair, stays on one queue")
 	fs.IntVar(&c.QueueBase, "queue-base", 0, "first NFQUEUE number `N`; queues N..N+queues-1 are used")
 	fs.IntVar(&c.QueueLen, "queue-len", 4096, "kernel queue length per queue (packets waiting for a verdict); beyond it the fail mode applies")
 	fs.IntVar(&c.MaxFlows, "max-flows", 0, "flows tracked at once, `N` in total across the queues (split evenly per queue); when full, idle undecided flows are evicted first, then decided ones (their verdicts stay in conntrack). 0: sized from memory, MemTotal/128 at 1 KiB per flow, 4096..1048576")
@@ -366,19 +366,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // runner is the running daemon's wiring.
 type runner struct {
-	cfg   *runConfig
-	k     checked
-	log   *slog.Logger
-	ev    *eventSink
-	tr    *flowTracker
-	brain brain
-	d     *nfq.Daemon
-	shape *shapingRun
-	ctl   net.Listener
-	http  *http.Server
-	stats runStats
-	info  runInfo
-	mu    sync.Mutex // one reload at a time
+	cfg *runConfig
+	// maxFlows is the flow bound in force (all queues), for the memory limit.
+	maxFlows int
+	k        checked
+	log      *slog.Logger
+	ev       *eventSink
+	tr       *flowTracker
+	brain    brain
+	d        *nfq.Daemon
+	shape    *shapingRun
+	ctl      net.Listener
+	http     *http.Server
+	stats    runStats
+	info     runInfo
+	mu       sync.Mutex // one reload at a time
 }
 
 // start runs the start order: events sink, pools and policy (the brain),
@@ -416,6 +418,10 @@ func (r *runner) start() error {
 		return fmt.Errorf("--policy %s: %w", r.cfg.Policy, err)
 	}
 	r.brain = b
+	r.maxFlows = maxFlows
+	if l := setMemoryLimit(maxFlows); l > 0 {
+		r.log.Info("go memory limit (soft)", "bytes", l, "for_flows", maxFlows, "override", "GOMEMLIMIT")
+	}
 	r.info.started = time.Now()
 	r.info.notePolicy(r.cfg.Policy)
 	for _, l := range b.GeoIP() {
@@ -527,6 +533,7 @@ func (r *runner) reload(out io.Writer) bool {
 	warns, err := r.brain.Reload(r.cfg.Policy)
 	if err == nil {
 		r.info.notePolicy(r.cfg.Policy)
+		setMemoryLimit(r.maxFlows) // the new policy may be larger or smaller
 	}
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
@@ -567,6 +574,9 @@ func (r *runner) reload(out io.Writer) bool {
 	}
 	msg := fmt.Sprintf("policy %s loaded; %d decided flows changed, %d ct marks rewritten (%d by reply tuple), %d already gone",
 		r.cfg.Policy, res.Changed, res.Marks.Updated, res.Marks.ByReply, res.Marks.NotFound)
+	if res.Adopted > 0 {
+		msg += fmt.Sprintf("; %d flows decided before the restart kept their decision (not re-judged: their metadata died with the earlier run)", res.Adopted)
+	}
 	r.log.Info("reload", "result", msg)
 	say("ok", msg)
 	return true

@@ -34,7 +34,7 @@ type collector struct {
 	run *runStats
 
 	packets, verdicts, enobufs, kdropped, udropped, waiting, errs, panics, latency,
-	wait, rules, reloads, revised, marks, events, repairs, dnsHeld *prometheus.Desc
+	wait, rules, reloads, revised, marks, events, repairs, adopted, dnsHeld *prometheus.Desc
 }
 
 func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
@@ -56,13 +56,14 @@ func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
 		marks:    prometheus.NewDesc("ips_reload_marks_rewritten_total", "Conntrack marks rewritten on reload.", nil, nil),
 		events:   prometheus.NewDesc("ips_events_total", "Flow events written or dropped (sink full or disconnected).", []string{"result"}, nil),
 		repairs:  prometheus.NewDesc("ips_table_repairs_total", "Times our nftables rules had to be restored.", nil, nil),
+		adopted:  prometheus.NewDesc("ips_adopted_flows", "Flows decided by an earlier run (found in conntrack at start) still alive at the last look (start or reload); they keep their decision.", nil, nil),
 		dnsHeld:  prometheus.NewDesc("ips_dns_flows_held_total", "DNS flows the policy could pass on their query, kept queued until their answer (or the DNS packet budget) so the answer teaches the name cache.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.verdicts, c.enobufs, c.kdropped, c.udropped, c.waiting,
-		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.dnsHeld} {
+		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.adopted, c.dnsHeld} {
 		ch <- d
 	}
 	c.ev.tr.describe(ch)
@@ -107,6 +108,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, c.ev.written.Load(), "written")
 	counter(c.events, c.ev.dropped.Load(), "dropped")
 	counter(c.repairs, c.d.TableRepairs())
+	ch <- prometheus.MustNewConstMetric(c.adopted, prometheus.GaugeValue, float64(c.d.Adopted()))
 	counter(c.dnsHeld, c.run.dnsHeld.Load())
 	c.ev.tr.collect(ch)
 }
