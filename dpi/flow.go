@@ -41,6 +41,12 @@ const (
 	FieldHostname                   // requested server name
 	FieldRisks                      // flow risks (certificate, …)
 	FieldMeta                       // other metadata only
+	// FieldDNSAnswer: the client's DNS query awaits its answer, which
+	// may teach the engine's name cache (DNSCache) the addresses of the
+	// name it asked for. Nothing in this flow's own Result that a policy
+	// matches changes with it; a decider that hands the flow to the kernel
+	// before the answer only stops the cache from learning.
+	FieldDNSAnswer
 )
 
 // Confidence says how a classification was reached.

@@ -425,11 +425,14 @@ func dnsStatus(c *Ctx, s *dnsState) Status {
 			return Done
 		}
 	}
+	f := FieldRisks | FieldMeta
 	if s.multi {
-		c.Pending(FieldHostname | FieldRisks | FieldMeta)
-	} else {
-		c.Pending(FieldRisks | FieldMeta)
+		f |= FieldHostname
 	}
+	if s.proto == ProtoDNS && dnsAwaiting(c, s) {
+		f |= FieldDNSAnswer // the answer may still teach the cache
+	}
+	c.Pending(f)
 	return More
 }
 

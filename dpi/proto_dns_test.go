@@ -79,7 +79,7 @@ func TestDNSQueryThenResponse(t *testing.T) {
 	if r.State != Partial || r.Master != ProtoDNS || r.App != ProtoYouTube || r.Hostname != "www.youtube.com" {
 		t.Fatalf("after the query: %v %v.%v %q", r.State, r.Master, r.App, r.Hostname)
 	}
-	if r.Pending != FieldRisks|FieldMeta || r.Category != CategoryNetwork {
+	if r.Pending != FieldRisks|FieldMeta|FieldDNSAnswer || r.Category != CategoryNetwork {
 		t.Errorf("pending %b, category %v", r.Pending, r.Category)
 	}
 	f = s.send(ToClient, dnsAnswer(0x1d2e))

@@ -220,6 +220,10 @@ func probeGlueCT() error {
 	return nil
 }
 
+// ProbeBind binds queue num and releases it at once: nil when it is
+// free (ips doctor probes the queues a running ips does not hold).
+func ProbeBind(num uint16) error { return probeBind(num) }
+
 func probeBind(num uint16) error {
 	s, err := openNetfilter(0)
 	if err != nil {

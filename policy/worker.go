@@ -30,6 +30,9 @@ type WorkerConfig struct {
 	// Decided, when set, is called once when a flow's decision becomes
 	// final (and again if Revise made it provisional and it settles anew).
 	Decided func(f *dpi.Flow, d verdict.Decision)
+	// DNSHeld, when set, is called once for each DNS flow whose pass was
+	// kept provisional for its answer (see WorkerStats.DNSHeld).
+	DNSHeld func(f *dpi.Flow)
 	// Fail is what packets the worker cannot judge get (undecodable
 	// packets, no policy loaded): FailOpen passes them, FailClosed drops.
 	Fail verdict.FailMode
@@ -57,6 +60,10 @@ type WorkerStats struct {
 	NoPolicy     uint64 // packets judged with no Set loaded
 	Decided      uint64 // flows whose decision became final
 	Revised      uint64 // decisions changed by Revise
+	// DNSHeld counts DNS flows whose pass was decidable on the query but
+	// kept queued until the answer (or the DNS dissector's packet budget)
+	// so that the answer could teach the name cache.
+	DNSHeld uint64
 }
 
 // flowState is what the worker keeps per flow, in a side table indexed
@@ -66,6 +73,7 @@ type flowState struct {
 	clientLAN bool // the client is the LAN-side host
 	sideKnown bool // told by Packet.From rather than guessed
 	final     bool // Decided has been called
+	held      bool // a final pass held for the DNS answer (counted once)
 	set       *Set // the Set host was resolved under
 	hadMAC    bool // the LAN host's MAC was known when host was resolved
 	host      Host
@@ -218,6 +226,21 @@ func (w *Worker) judge(f *dpi.Flow, st *flowState, set *Set, live bool) verdict.
 	// may still come.
 	st.host.MACPending = live && !hasMAC && f.Packets[lanDir] == 0 && set.HasMACPools()
 	d := set.Judge(&st.host, &f.Result)
+	if live && d.Final && d.Action == verdict.Pass && dnsAnswerMayCome(f) {
+		// A pass decided on the DNS query would hand the flow to the
+		// kernel before its answer, and the answer would never teach the
+		// name cache that names later flows to those addresses. The pass
+		// stays provisional until the engine has read the answer or its
+		// DNS packet budget ran out; a drop needs no answer (none comes).
+		d.Final = false
+		if !st.held {
+			st.held = true
+			w.stats.DNSHeld++
+			if w.cfg.DNSHeld != nil {
+				w.cfg.DNSHeld(f)
+			}
+		}
+	}
 	st.d = d
 	if live && d.Final && !st.final {
 		st.final = true
@@ -227,6 +250,22 @@ func (w *Worker) judge(f *dpi.Flow, st *flowState, set *Set, live bool) verdict.
 		}
 	}
 	return d
+}
+
+// dnsAnswerMayCome reports whether the flow may still show the engine a
+// DNS answer that teaches its name cache: a query awaits its answer
+// (FieldDNSAnswer), or a TCP connection to port 53 has not sent its query
+// yet (the handshake comes first). Both end when the engine finishes the
+// flow: the answer read, or its DNS wait or DPI packet budget spent.
+func dnsAnswerMayCome(f *dpi.Flow) bool {
+	r := &f.Result
+	if r.State.Final() {
+		return false
+	}
+	if r.Pending&dpi.FieldDNSAnswer != 0 {
+		return true
+	}
+	return r.State == dpi.Inspecting && f.Proto() == dpi.IPProtoTCP && f.Server().Port() == 53
 }
 
 // Decision is the current decision for a live flow.

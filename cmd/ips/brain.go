@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"ips/dpi"
@@ -46,6 +47,9 @@ type brainOptions struct {
 	// final (on the worker's goroutine; it must not block).
 	OnDecided func(f *dpi.Flow, d verdict.Decision)
 	FlowIdle  time.Duration // the DPI engine's idle timeout (0: its default)
+	// DNSHeld, when set, counts the DNS flows kept queued for their
+	// answer so that it teaches the name cache.
+	DNSHeld *atomic.Uint64
 }
 
 // policyBrain is the policy engine: one compiled policy published through
@@ -114,6 +118,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
 		Decided: b.decided(report("decided")),
+		DNSHeld: b.dnsHeld(),
 		Ended: func(f *dpi.Flow, d verdict.Decision) {
 			var cat *dpi.Catalog
 			if s := b.holder.Load(); s != nil {
@@ -142,6 +147,13 @@ func (b *policyBrain) GeoIP() []string {
 	}
 	return nil
 }
+func (b *policyBrain) dnsHeld() func(*dpi.Flow) {
+	if b.opt.DNSHeld == nil {
+		return nil
+	}
+	return func(*dpi.Flow) { b.opt.DNSHeld.Add(1) }
+}
+
 func (b *policyBrain) decided(report func(*dpi.Flow, verdict.Decision)) func(*dpi.Flow, verdict.Decision) {
 	if b.opt.OnDecided == nil {
 		return report

@@ -415,7 +415,7 @@ func (r *runner) start() error {
 	}
 	r.log.Info("flow table", "max_flows", maxFlows, "per_queue", perQueueFlows(maxFlows, r.cfg.Queues))
 	b, warns, err := newBrain(brainOptions{Policy: r.cfg.Policy, GeoIP: r.cfg.GeoIP, GeoIPASN: r.cfg.GeoIPASN, MarkMask: r.k.layout.Mask(), Fail: r.k.fail, Monitor: r.cfg.Monitor,
-		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided, FlowIdle: r.k.flowIdle}, r.ev, r.log)
+		MaxFlows: perQueueFlows(maxFlows, r.cfg.Queues), OnDecided: onDecided, FlowIdle: r.k.flowIdle, DNSHeld: &r.stats.dnsHeld}, r.ev, r.log)
 	for _, w := range warns {
 		r.log.Warn("policy", "warning", w)
 	}

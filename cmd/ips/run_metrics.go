@@ -23,6 +23,7 @@ type runStats struct {
 	reloadsOK, reloadsFailed atomic.Uint64
 	flowsRevised             atomic.Uint64
 	marksRewritten           atomic.Uint64
+	dnsHeld                  atomic.Uint64 // DNS flows kept queued for their answer
 }
 
 // collector reads the queues' counters at scrape time; nothing on the
@@ -33,7 +34,7 @@ type collector struct {
 	run *runStats
 
 	packets, verdicts, monitored, enobufs, kdropped, udropped, waiting, errs, panics, latency,
-	wait, rules, reloads, revised, marks, events, repairs, adopted *prometheus.Desc
+	wait, rules, reloads, revised, marks, events, repairs, adopted, dnsHeld *prometheus.Desc
 }
 
 func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
@@ -60,12 +61,13 @@ func newCollector(d *nfq.Daemon, ev *eventSink, run *runStats) *collector {
 		events:    prometheus.NewDesc("ips_events_total", "Flow events written or dropped (sink full or disconnected).", []string{"result"}, nil),
 		repairs:   prometheus.NewDesc("ips_table_repairs_total", "Times our nftables rules had to be restored.", nil, nil),
 		adopted:   prometheus.NewDesc("ips_adopted_flows", "Flows decided by an earlier run (found in conntrack at start) still alive at the last look (start or reload); they keep their decision.", nil, nil),
+		dnsHeld:   prometheus.NewDesc("ips_dns_flows_held_total", "DNS flows the policy could pass on their query, kept queued until their answer (or the DNS packet budget) so the answer teaches the name cache.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.verdicts, c.monitored, c.enobufs, c.kdropped, c.udropped, c.waiting,
-		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.adopted} {
+		c.errs, c.panics, c.latency, c.wait, c.rules, c.reloads, c.revised, c.marks, c.events, c.repairs, c.adopted, c.dnsHeld} {
 		ch <- d
 	}
 	c.ev.tr.describe(ch)
@@ -112,6 +114,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, c.ev.dropped.Load(), "dropped")
 	counter(c.repairs, c.d.TableRepairs())
 	ch <- prometheus.MustNewConstMetric(c.adopted, prometheus.GaugeValue, float64(c.d.Adopted()))
+	counter(c.dnsHeld, c.run.dnsHeld.Load())
 	c.ev.tr.collect(ch)
 }
 

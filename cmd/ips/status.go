@@ -111,6 +111,8 @@ type flowsStatus struct {
 	EndedUser      uint64 `json:"ended_user"`
 	Suppressed     uint64 `json:"ended_suppressed"`
 	Overflow       uint64 `json:"track_overflow"`
+	// DNSHeld: DNS flows kept queued for their answer (name learning).
+	DNSHeld uint64 `json:"dns_held"`
 }
 
 func readIntFile(path string) int {
@@ -183,6 +185,7 @@ func (r *runner) status() statusReply {
 		s.Flows.EndedConntrack, s.Flows.EndedUser = t.stats.endedKernel.Load(), t.stats.endedUser.Load()
 		s.Flows.Suppressed, s.Flows.Overflow = t.stats.suppressed.Load(), t.stats.overflow.Load()
 	}
+	s.Flows.DNSHeld = r.stats.dnsHeld.Load()
 	s.Reloads.OK, s.Reloads.Failed = r.stats.reloadsOK.Load(), r.stats.reloadsFailed.Load()
 	s.Events.Written, s.Events.Dropped = r.ev.written.Load(), r.ev.dropped.Load()
 	if r.info.shapers != nil {

@@ -31,10 +31,9 @@ func TestDNSForgedAnswerThroughDaemon(t *testing.T) {
 	// one that asks DNS, and forges) may, so its DNS flows pass. The name
 	// cache is shared: what .3 is told names .2's flows.
 	lan, other := topo.LAN4(0), topo.LAN4(1)
-	// A risk rule keeps DNS flows queued until their answer (a risk may
-	// still appear), so the engine sees the answer: a policy that can
-	// decide on the query hands the flow to the kernel before it.
-	if err := harness.WriteFile(pol, `{"policy": {"id": 0, "name": "root", "default_marker": "pass", "markers": {"risks": {"Malformed Packet": "drop"}}}}
+	// The root policy passes everything, so it could decide the DNS
+	// flows on their query: they are still kept queued for the answer.
+	if err := harness.WriteFile(pol, `{"policy": {"id": 0, "name": "root", "default_marker": "pass"}}
 {"pool": {"id": 1, "name": "kid", "ip": ["`+lan.String()+`/32"]}, "policy": {"id": 1}}
 {"policy": {"id": 1, "name": "kid", "root": 0, "default_marker": "pass", "markers": {"hostnames": {"blocked.example": "drop"}}}}
 `); err != nil {
