@@ -36,20 +36,10 @@ func tcpChecksumOK(p *Packet) bool {
 	if len(seg) < 20 || p.Flags&(FlagTruncated|FlagFragment) != 0 {
 		return true
 	}
-	var sum uint64
-	if p.IPVersion == 4 {
-		s, d := p.Src.As4(), p.Dst.As4()
-		sum = uint64(binary.BigEndian.Uint32(s[:])) + uint64(binary.BigEndian.Uint32(d[:]))
-	} else {
-		s, d := p.Src.As16(), p.Dst.As16()
-		sum = sum16(s[:]) + sum16(d[:])
-	}
+	sum := addrSum(p)
 	sum += uint64(IPProtoTCP) + uint64(len(seg))
 	sum += sum16(seg)
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return sum == 0xffff
+	return fold16(sum) == 0xffff
 }
 
 // tcpChecksumPartial reports whether p's checksum field holds only the
@@ -61,28 +51,37 @@ func tcpChecksumPartial(p *Packet) bool {
 	if len(seg) < 20 {
 		return false
 	}
-	var sum uint64
-	if p.IPVersion == 4 {
-		s, d := p.Src.As4(), p.Dst.As4()
-		sum = uint64(binary.BigEndian.Uint32(s[:])) + uint64(binary.BigEndian.Uint32(d[:]))
-	} else {
-		s, d := p.Src.As16(), p.Dst.As16()
-		sum = sum16(s[:]) + sum16(d[:])
-	}
+	sum := addrSum(p)
 	sum += uint64(IPProtoTCP)
 	field := uint64(binary.BigEndian.Uint16(seg[16:]))
 	// With segmentation offload (TSO) the length is left out: the NIC
 	// adds each segment's.
 	for _, n := range [2]uint64{uint64(len(seg)), 0} {
-		v := sum + n
-		for v>>16 != 0 {
-			v = v&0xffff + v>>16
-		}
+		v := fold16(sum + n)
 		if field == v || field == ^v&0xffff {
 			return true
 		}
 	}
 	return false
+}
+
+// addrSum is the unfolded one's-complement sum of p's addresses, the part
+// of the TCP pseudo-header both checks above share.
+func addrSum(p *Packet) uint64 {
+	if p.IPVersion == 4 {
+		s, d := p.Src.As4(), p.Dst.As4()
+		return uint64(binary.BigEndian.Uint32(s[:])) + uint64(binary.BigEndian.Uint32(d[:]))
+	}
+	s, d := p.Src.As16(), p.Dst.As16()
+	return sum16(s[:]) + sum16(d[:])
+}
+
+// fold16 folds a one's-complement sum to 16 bits, adding the carries back.
+func fold16(sum uint64) uint64 {
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum
 }
 
 // sum16 adds b as big-endian 16-bit words (an odd last byte padded with

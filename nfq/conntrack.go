@@ -104,28 +104,12 @@ func (m *msgBuf) appendDump(seq uint32, family uint8, val, mask uint32) {
 
 // parseConn reads an IPCTNL_MSG_CT_NEW body as a dump returns it.
 func parseConn(body []byte) (Conn, bool) {
-	var c Conn
-	if len(body) < nfgenHdrLen {
-		return c, false
-	}
-	it := attrIter{b: body[nfgenHdrLen:]}
-	ok := false
-	for it.next() {
-		switch it.typ {
-		case ctaTupleOrig:
-			c.Tuple, ok = parseTuple(it.data)
-		case ctaMark:
-			if len(it.data) >= 4 {
-				c.Mark = be.Uint32(it.data)
-			}
-		case ctaID:
-			if len(it.data) >= 4 {
-				c.ID = be.Uint32(it.data)
-			}
-		}
-	}
-	return c, ok
+	ci, ok := parseConnInfo(body)
+	return ci.conn(), ok
 }
+
+// conn is the part of ci that Conn keeps.
+func (ci *ConnInfo) conn() Conn { return Conn{Tuple: ci.Tuple, Mark: ci.Mark, ID: ci.ID} }
 
 func parseTuple(b []byte) (verdict.Tuple, bool) {
 	var t verdict.Tuple

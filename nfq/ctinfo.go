@@ -108,21 +108,13 @@ func parseConnInfo(body []byte) (ConnInfo, bool) {
 		case ctaTupleReply:
 			c.Reply, _ = parseTuple(it.data)
 		case ctaMark:
-			if len(it.data) >= 4 {
-				c.Mark = be.Uint32(it.data)
-			}
+			readBE32(&c.Mark, it.data)
 		case ctaID:
-			if len(it.data) >= 4 {
-				c.ID = be.Uint32(it.data)
-			}
+			readBE32(&c.ID, it.data)
 		case ctaStatus:
-			if len(it.data) >= 4 {
-				c.Status = be.Uint32(it.data)
-			}
+			readBE32(&c.Status, it.data)
 		case ctaTimeout:
-			if len(it.data) >= 4 {
-				c.Timeout = be.Uint32(it.data)
-			}
+			readBE32(&c.Timeout, it.data)
 		case ctaCountersOrig, ctaCountersReply:
 			p, b, has := parseCounters(it.data)
 			if has {
@@ -166,6 +158,14 @@ func parseConnInfo(body []byte) (ConnInfo, bool) {
 		}
 	}
 	return c, ok
+}
+
+// readBE32 stores a 32-bit big-endian attribute in *dst; a short one
+// leaves *dst as it was.
+func readBE32(dst *uint32, b []byte) {
+	if len(b) >= 4 {
+		*dst = be.Uint32(b)
+	}
 }
 
 func parseCounters(b []byte) (packets, bytes uint64, ok bool) {

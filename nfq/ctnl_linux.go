@@ -168,24 +168,7 @@ func (c *Conntrack) Dump(val, mask uint32) ([]Conn, error) {
 // DumpEach is Dump calling fn for each entry instead of collecting them,
 // so that a large table costs no more than one entry at a time.
 func (c *Conntrack) DumpEach(val, mask uint32, fn func(Conn)) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		var m msgBuf
-		c.seq++
-		m.appendDump(c.seq, fam, val, mask)
-		if err := c.sock.write(m.b); err != nil {
-			return fmt.Errorf("ctnetlink dump: %w", err)
-		}
-		if err := c.readDump(c.seq, func(body []byte) {
-			if cn, ok := parseConn(body); ok {
-				fn(cn)
-			}
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.DumpInfo(val, mask, func(ci ConnInfo) { fn(ci.conn()) })
 }
 
 func (c *Conntrack) readDump(seq uint32, fn func([]byte)) error {

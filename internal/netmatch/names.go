@@ -123,23 +123,7 @@ func (t *NameTable[T]) Index(name string) int {
 	if t == nil || len(t.ctrl) == 0 {
 		return -1
 	}
-	h := maphash.String(t.seed, name)
-	text := t.text.String()
-	mask := uint64(len(t.ctrl) - 1)
-	for g, step := (h>>7)&mask, uint64(1); ; g, step = (g+step)&mask, step+1 {
-		c := t.ctrl[g]
-		for m := matchTag(c, uint8(h&0x7f)); m != 0; m &= m - 1 {
-			i := t.idx[int(g)*8+bits.TrailingZeros64(m)>>3]
-			if int(t.lens[i]) == len(name) {
-				if s := t.starts[i]; text[s:s+uint32(len(name))] == name {
-					return int(i)
-				}
-			}
-		}
-		if c&msb != 0 {
-			return -1
-		}
-	}
+	return probe(t, name, maphash.String(t.seed, name))
 }
 
 // IndexBytes is Index for a name held in a byte slice.
@@ -147,7 +131,14 @@ func (t *NameTable[T]) IndexBytes(name []byte) int {
 	if t == nil || len(t.ctrl) == 0 {
 		return -1
 	}
-	h := maphash.Bytes(t.seed, name)
+	return probe(t, name, maphash.Bytes(t.seed, name))
+}
+
+// probe finds name, whose hash is h, in t's index. It is generic over
+// the name's type, rather than converting a []byte name to a string,
+// because that conversion allocates for names over 32 bytes; the
+// comparison with string(name) does not.
+func probe[T any, S string | []byte](t *NameTable[T], name S, h uint64) int {
 	text := t.text.String()
 	mask := uint64(len(t.ctrl) - 1)
 	for g, step := (h>>7)&mask, uint64(1); ; g, step = (g+step)&mask, step+1 {

@@ -74,7 +74,14 @@ func TestNameTable(t *testing.T) {
 		t.Errorf("Each saw %d", seen)
 	}
 	b := []byte("n1.example1.com")
-	if n := testing.AllocsPerRun(100, func() { tab.Get("n5.example5.com"); tab.GetBytes(b); tab.Index("nothing.here") }); n != 0 {
+	// A name over 32 bytes: converting it to a string would allocate.
+	long := strings.Repeat("long", 16) + ".example"
+	tab.Put(long, 64)
+	lb := []byte(long)
+	if v, ok := tab.GetBytes(lb); !ok || v != 64 {
+		t.Errorf("GetBytes(%q) = %d, %v", long, v, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { tab.Get("n5.example5.com"); tab.GetBytes(b); tab.GetBytes(lb); tab.Index("nothing.here") }); n != 0 {
 		t.Errorf("lookups allocate %v times", n)
 	}
 }

@@ -157,41 +157,7 @@ func (a *Apps) HTTPSGet(ns NS, local netip.Addr, host string, timeout time.Durat
 // QUICEcho opens a QUIC connection with SNI host from the namespace,
 // sends a line on a stream and waits for it back.
 func (a *Apps) QUICEcho(ns NS, local netip.Addr, host string, timeout time.Duration) error {
-	var pc net.PacketConn
-	err := ns.Do(func() (err error) {
-		pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: local.AsSlice()})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer pc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	conf := &tls.Config{RootCAs: a.PKI.Roots, ServerName: host, NextProtos: []string{quicALPN}}
-	c, err := quic.Dial(ctx, pc, net.UDPAddrFromAddrPort(a.QUIC), conf, &quic.Config{HandshakeIdleTimeout: timeout})
-	if err != nil {
-		return err
-	}
-	defer c.CloseWithError(0, "")
-	s, err := c.OpenStreamSync(ctx)
-	if err != nil {
-		return err
-	}
-	msg := []byte("hello over quic\n")
-	if _, err := s.Write(msg); err != nil {
-		return err
-	}
-	s.Close()
-	s.SetReadDeadline(time.Now().Add(timeout))
-	got, err := io.ReadAll(s)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("quic echo returned %q", got)
-	}
-	return nil
+	return a.QUICEchoFrom(ns, netip.AddrPortFrom(local, 0), host, timeout)
 }
 
 // Resolve asks the WAN host's DNS server for name's A record with Go's
