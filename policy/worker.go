@@ -276,6 +276,16 @@ func (w *Worker) Decision(f *dpi.Flow) verdict.Decision {
 	return w.flows[f.Slot()].d
 }
 
+// LANHost is the LAN-side address of a live flow as the policy resolved
+// it (the host its pool was chosen for); invalid before the flow was
+// judged.
+func (w *Worker) LANHost(f *dpi.Flow) netip.Addr {
+	if int(f.Slot()) >= len(w.flows) {
+		return netip.Addr{}
+	}
+	return w.flows[f.Slot()].host.Local
+}
+
 func (w *Worker) onEnd(f *dpi.Flow, why dpi.EndReason, user func(*dpi.Flow, dpi.EndReason)) {
 	st := w.state(f)
 	if !st.live {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -44,8 +45,9 @@ type brainOptions struct {
 	// MaxFlows bounds each queue worker's flow table.
 	MaxFlows int
 	// OnDecided, when set, is told of every flow whose decision became
-	// final (on the worker's goroutine; it must not block).
-	OnDecided func(f *dpi.Flow, d verdict.Decision)
+	// final (on the worker's goroutine; it must not block), with the
+	// flow's LAN-side host as the policy resolved it.
+	OnDecided func(f *dpi.Flow, d verdict.Decision, lan netip.Addr)
 	FlowIdle  time.Duration // the DPI engine's idle timeout (0: its default)
 	// DNSHeld, when set, counts the DNS flows kept queued for their
 	// answer so that it teaches the name cache.
@@ -113,11 +115,12 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 	// The engine tells why a flow ends (idle, evicted, flush at stop)
 	// just before the worker's Ended, on the same goroutine.
 	var why dpi.EndReason
-	return policy.NewWorker(policy.WorkerConfig{
+	var w *policy.Worker // set before any packet: Decided asks it for the LAN host
+	w = policy.NewWorker(policy.WorkerConfig{
 		Engine:  dpi.Config{DNSCache: b.dns, MaxFlows: b.opt.MaxFlows, IdleTimeout: b.opt.FlowIdle, OnEnd: func(_ *dpi.Flow, r dpi.EndReason) { why = r }},
 		Policy:  &b.holder,
 		Fail:    b.opt.Fail,
-		Decided: b.decided(report("decided")),
+		Decided: b.decided(&w, report("decided")),
 		DNSHeld: b.dnsHeld(),
 		Ended: func(f *dpi.Flow, d verdict.Decision) {
 			var cat *dpi.Catalog
@@ -127,6 +130,7 @@ func (b *policyBrain) NewDecider(queue uint16) verdict.Decider {
 			b.ev.flowEnded(f, cat, d, why)
 		},
 	}, b.log.With("queue", queue))
+	return w
 }
 
 func (b *policyBrain) ShapeClasses() []uint16 {
@@ -154,12 +158,12 @@ func (b *policyBrain) dnsHeld() func(*dpi.Flow) {
 	return func(*dpi.Flow) { b.opt.DNSHeld.Add(1) }
 }
 
-func (b *policyBrain) decided(report func(*dpi.Flow, verdict.Decision)) func(*dpi.Flow, verdict.Decision) {
+func (b *policyBrain) decided(w **policy.Worker, report func(*dpi.Flow, verdict.Decision)) func(*dpi.Flow, verdict.Decision) {
 	if b.opt.OnDecided == nil {
 		return report
 	}
 	return func(f *dpi.Flow, d verdict.Decision) {
-		b.opt.OnDecided(f, d)
+		b.opt.OnDecided(f, d, (*w).LANHost(f))
 		report(f, d)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -400,9 +401,9 @@ func (r *runner) start() error {
 	}
 	// The per-host shapers' hook is wired before the brain exists; it
 	// reads r.shape, set below before any queue runs.
-	onDecided := func(f *dpi.Flow, d verdict.Decision) {
+	onDecided := func(_ *dpi.Flow, d verdict.Decision, lan netip.Addr) {
 		if r.shape != nil {
-			r.shape.decided(f, d)
+			r.shape.decided(d, lan)
 		}
 	}
 	if r.tr, err = newFlowTracker(r.ev, r.k.layout, r.cfg.EndedRate, r.log); err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"ips/dpi"
 	"ips/nfq"
 	"ips/policy"
 	"ips/shaping"
@@ -143,7 +142,7 @@ func (s *shapingRun) warnUnshaped(shapers int) {
 // decided is the policy workers' hook: a flow decided into a per-pool
 // shaper asks for its pool's class, into a per-host shaper for its LAN
 // host's. It never blocks.
-func (s *shapingRun) decided(f *dpi.Flow, d verdict.Decision) {
+func (s *shapingRun) decided(d verdict.Decision, lan netip.Addr) {
 	// A monitored shape passes unshaped: no per-host or per-pool map.
 	if d.Action != verdict.Shape || d.Pool == "" || d.Monitor {
 		return
@@ -160,26 +159,16 @@ func (s *shapingRun) decided(f *dpi.Flow, d verdict.Decision) {
 	default:
 		return
 	}
-	pfx := idx.pools[d.Pool]
-	in := func(a netip.Addr) bool {
-		for _, p := range pfx {
-			if p.Contains(a) {
-				return true
-			}
+	// The host is the LAN side the policy chose the pool for; a host in
+	// a MAC pool (its address in none of the pool's prefixes) is left to
+	// the pool's class, since the maps key on addresses of the pool.
+	lan = lan.Unmap()
+	for _, p := range idx.pools[d.Pool] {
+		if p.Contains(lan) {
+			s.ask(hostReq{class: d.Class, pool: d.Pool, addr: lan})
+			return
 		}
-		return false
 	}
-	c, sv := f.Client().Addr().Unmap(), f.Server().Addr().Unmap()
-	var host netip.Addr
-	switch ic, is := in(c), in(sv); {
-	case ic && !is:
-		host = c
-	case is && !ic:
-		host = sv
-	default:
-		return // both or neither in the pool: the pool's class decides
-	}
-	s.ask(hostReq{class: d.Class, pool: d.Pool, addr: host})
 }
 
 func (s *shapingRun) ask(r hostReq) {
