@@ -51,6 +51,11 @@ func AppendCanonicalHost(dst, b []byte) []byte {
 			}
 		}
 		b, bracket = b[1:end], true
+		// Cut before judging what the literal is: the judgement must be
+		// the one a second reading of the result makes.
+		if len(b) > MaxHostLen-2 {
+			b = b[:MaxHostLen-2]
+		}
 		if _, n := colons(b); n >= 2 && bytes.IndexByte(b, '[') < 0 {
 			bracket = false // an IPv6 address: written bare, as a bare one is
 		}
@@ -73,8 +78,6 @@ func AppendCanonicalHost(dst, b []byte) []byte {
 			// bracket): canonicalise it once more, now short enough.
 			return AppendCanonicalHost(dst, b)
 		}
-	} else if len(b) > MaxHostLen-2 {
-		b = b[:MaxHostLen-2]
 	}
 	if len(b) == 0 {
 		return dst
